@@ -1,0 +1,1 @@
+"""Answer generators: extractive (no model) now; vLLM, OpenAI-compatible and local later."""

@@ -1,0 +1,92 @@
+"""One settings object, read once from `RAGMEM_*` environment variables (and `.env`).
+
+Nested groups use `__`: `RAGMEM_INDEX__EMBEDDER=/models/bge`, `RAGMEM_LIMITS__MAX_TOP_K=50`.
+Components receive their group or plain arguments, never the whole object.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class IndexSettings(BaseModel):
+    """Embedder and index parameters (pinned per collection at creation)."""
+
+    embedder: str = "all-MiniLM-L6-v2"
+    device: str = "cpu"
+    batch_size: int = Field(64, ge=1, le=4096)
+    bm25_k1: float = Field(1.5, ge=0)
+    bm25_b: float = Field(0.75, ge=0, le=1)
+
+
+class ChunkSettings(BaseModel):
+    """Sentence-aware chunking, in characters."""
+
+    size: int = Field(1000, ge=50)
+    overlap: int = Field(150, ge=0)
+
+
+class RetrievalSettings(BaseModel):
+    """Default retriever and fusion parameters."""
+
+    retriever: str = "hybrid"
+    top_k: int = Field(5, ge=1)
+    rrf_k: int = Field(60, ge=0)
+    hybrid_weights: dict[str, float] = {"bm25": 1.0, "dense": 1.0}
+    candidates: int = Field(50, ge=1, description="hits taken from each index before fusion")
+
+
+class GenerationSettings(BaseModel):
+    """Answer generation."""
+
+    generator: str = "extractive"
+    max_sentences: int = Field(3, ge=1, le=20)
+
+
+class LimitSettings(BaseModel):
+    """Input limits; requests over them get a 4xx."""
+
+    max_upload_bytes: int = Field(50 * 1024 * 1024, ge=1)
+    max_query_chars: int = Field(4000, ge=1)
+    max_top_k: int = Field(100, ge=1)
+    max_documents_per_request: int = Field(10_000, ge=1)
+
+
+class Settings(BaseSettings):
+    """Everything configurable, in one place."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RAGMEM_", env_nested_delimiter="__", env_file=".env", extra="ignore"
+    )
+
+    data_dir: Path = Path("./ragmem-data")
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    datasets_dir: Path = Path("../shared/datasets")
+    index: IndexSettings = IndexSettings()
+    chunking: ChunkSettings = ChunkSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
+    generation: GenerationSettings = GenerationSettings()
+    limits: LimitSettings = LimitSettings()
+
+
+def offline_environment() -> None:
+    """Forbid model-hub downloads for this process (HF_HUB_OFFLINE semantics).
+
+    This is the one place that writes the environment: huggingface libraries read these
+    variables at import time, so they must be set before the first model import.
+    """
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once."""
+    return Settings()
