@@ -51,6 +51,15 @@ def resolve_model_path(model: str) -> Path:
     )
 
 
+def _quiet_transformers() -> None:
+    """Hide transformers' per-load progress bar, which clutters CLI output."""
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:  # pragma: no cover - sentence-transformers depends on it
+        return
+    hf_logging.disable_progress_bar()
+
+
 class Embedder:
     """Encodes texts into L2-normalized float32 vectors.
 
@@ -90,6 +99,7 @@ class Embedder:
                     raise MissingDependencyError(
                         "sentence-transformers is required: pip install sentence-transformers"
                     ) from exc
+                _quiet_transformers()
                 model = SentenceTransformer(str(path), device=self.device, local_files_only=True)
                 if self.max_seq_length:
                     model.max_seq_length = self.max_seq_length

@@ -46,10 +46,15 @@ def score_candidates(similarity: np.ndarray, overlap: np.ndarray, ranks: np.ndar
     return SEMANTIC_WEIGHT * similarity + LEXICAL_WEIGHT * overlap + RANK_WEIGHT / (1.0 + ranks)
 
 
-def pick_sentences(scores: np.ndarray, *, limit: int, floor: float) -> list[int]:
-    """Indices of the best `limit` sentences scoring at least `floor`, best first."""
+def pick_sentences(scores: np.ndarray, *, limit: int, floor: float, relative: float = 0.6,
+                   ) -> list[int]:
+    """Indices of the best `limit` sentences, best first, scoring at least `floor` and at
+    least `relative` times the best score (so weak filler does not pad a good answer)."""
+    if len(scores) == 0:
+        return []
+    cutoff = max(floor, relative * float(scores.max()))
     order = np.argsort(-scores, kind="stable")
-    return [int(i) for i in order[:limit] if scores[i] >= floor]
+    return [int(i) for i in order[:limit] if scores[i] >= cutoff]
 
 
 class ExtractiveGenerator:

@@ -1,0 +1,133 @@
+"""Request and response bodies of the HTTP API."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CollectionCreate(Strict):
+    name: str = Field(..., examples=["docs"])
+
+
+class CollectionOut(BaseModel):
+    name: str
+    embedder: str
+    dim: int
+    documents: int = 0
+    chunks: int = 0
+
+
+class CollectionList(BaseModel):
+    collections: list[CollectionOut]
+
+
+class DocumentIn(Strict):
+    text: str
+    title: str | None = None
+    id: str | int | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class DocumentsIn(Strict):
+    documents: list[DocumentIn] = Field(..., min_length=1)
+
+
+class DocumentStatus(BaseModel):
+    id: str
+    status: Literal["created", "updated", "duplicate"]
+
+
+class IngestAccepted(BaseModel):
+    job_id: str | None
+    documents: list[DocumentStatus]
+
+
+class DocumentOut(BaseModel):
+    id: str
+    title: str
+    source: str
+    content_hash: str
+    metadata: dict[str, Any]
+    created: float
+    chars: int
+    chunks: int
+    status: Literal["pending", "indexed"]
+    text: str | None = None
+
+
+class DocumentList(BaseModel):
+    documents: list[DocumentOut]
+
+
+class JobProgress(BaseModel):
+    done: int
+    total: int
+
+
+class JobOut(BaseModel):
+    id: str
+    kind: str
+    collection: str | None
+    status: Literal["queued", "running", "done", "failed"]
+    progress: JobProgress
+    error: str | None
+
+
+class RetrieveRequest(Strict):
+    query: str = Field(..., min_length=1)
+    retriever: str | None = Field(None, examples=["hybrid"])
+    top_k: int | None = Field(None, ge=1)
+
+
+class RetrievedChunk(BaseModel):
+    chunk_id: int
+    document_id: str
+    title: str
+    text: str
+    start: int
+    end: int
+    score: float
+
+
+class RetrieveResponse(BaseModel):
+    results: list[RetrievedChunk]
+    retrieval: dict[str, Any]
+
+
+class AskRequest(Strict):
+    question: str = Field(..., min_length=1)
+    retriever: str | None = None
+    top_k: int | None = Field(None, ge=1)
+
+
+class CitationOut(BaseModel):
+    chunk_id: int
+    document_id: str
+    title: str
+    text: str
+    start: int
+    end: int
+    score: float
+
+
+class AskResponse(BaseModel):
+    answer: str
+    citations: list[CitationOut]
+    abstained: bool
+    generator: str
+    retrieval: dict[str, Any]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    collections: int
+
+
+class ErrorBody(BaseModel):
+    detail: str

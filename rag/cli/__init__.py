@@ -1,0 +1,5 @@
+"""The `ragmem` command line."""
+
+from rag.cli.app import app, main
+
+__all__ = ["app", "main"]

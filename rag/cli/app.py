@@ -1,0 +1,26 @@
+"""`ragmem`: ingest, ask, retrieve, serve, collections, documents, bench."""
+
+from __future__ import annotations
+
+import typer
+
+from rag.cli import documents, query
+
+app = typer.Typer(
+    name="ragmem",
+    help="ragmem: documents in, cited answers out; long-context memory; retrieval benchmarks.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("ingest")(documents.ingest)
+app.command("ask")(query.ask)
+app.command("retrieve")(query.retrieve)
+app.command("serve")(query.serve)
+app.add_typer(documents.collections_app, name="collections")
+app.add_typer(documents.documents_app, name="documents")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,58 @@
+"""Options, output and error handling shared by every command."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from rag.errors import NotFoundError, RagmemError
+from rag.settings import Settings, offline_environment
+
+DataDirOption = Annotated[
+    Path | None, typer.Option("--data-dir", help="Data directory [env RAGMEM_DATA_DIR; default ./ragmem-data]")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+CollectionOption = Annotated[str, typer.Option("--collection", "-c", help="Collection name.")]
+
+console = Console(stderr=True)
+
+
+def load_settings(data_dir: Path | None) -> Settings:
+    """Settings from the environment, with `--data-dir` on top."""
+    offline_environment()
+    return Settings(data_dir=data_dir) if data_dir else Settings()
+
+
+def open_service(data_dir: Path | None) -> Any:
+    """A ready service over the data dir (imports the heavy modules lazily)."""
+    from rag.service import RagService
+
+    return RagService(load_settings(data_dir)).open()
+
+
+def emit(data: Any, as_json: bool, human: Callable[[Any], None]) -> None:
+    """Print `data` as JSON on stdout, or with the human formatter."""
+    if as_json:
+        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=1, default=str) + "\n")
+    else:
+        human(data)
+
+
+@contextmanager
+def cli_errors() -> Iterator[None]:
+    """Turn domain errors into one clear line on stderr and a non-zero exit code."""
+    try:
+        yield
+    except NotFoundError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(3) from exc
+    except (RagmemError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc

@@ -1,0 +1,89 @@
+"""`ragmem ask`, `ragmem retrieve`, `ragmem serve`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from rag.cli.common import (
+    CollectionOption,
+    DataDirOption,
+    JsonOption,
+    cli_errors,
+    console,
+    emit,
+    load_settings,
+    open_service,
+)
+
+RetrieverOption = Annotated[
+    str | None,
+    typer.Option("--retriever", "-r", help="bm25, dense or hybrid [default: settings, hybrid]"),
+]
+TopKOption = Annotated[int | None, typer.Option("--top-k", "-k", help="Passages to retrieve.")]
+
+
+def ask(
+    question: str,
+    collection: CollectionOption = "default",
+    retriever: RetrieverOption = None,
+    top_k: TopKOption = None,
+    data_dir: DataDirOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Answer a question from a collection, with citations."""
+    with cli_errors():
+        service = open_service(data_dir)
+        answer = service.ask(service.collection(collection), question, retriever=retriever,
+                             top_k=top_k)
+        emit(answer.to_dict(), as_json, _print_answer)
+
+
+def _print_answer(data: dict) -> None:
+    console.print(data["answer"])
+    for n, cite in enumerate(data["citations"], start=1):
+        console.print(f"  [{n}] {cite['title']} (document {cite['document_id']}, "
+                      f"chars {cite['start']}-{cite['end']})")
+
+
+def retrieve(
+    query: str,
+    collection: CollectionOption = "default",
+    retriever: RetrieverOption = None,
+    top_k: TopKOption = None,
+    data_dir: DataDirOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show the passages a retriever finds for a query."""
+    with cli_errors():
+        service = open_service(data_dir)
+        passages, trace = service.retrieve(service.collection(collection), query,
+                                           retriever=retriever, top_k=top_k)
+        data = {"results": [p.to_dict() for p in passages], "retrieval": trace}
+        emit(data, as_json, _print_passages)
+
+
+def _print_passages(data: dict) -> None:
+    for n, p in enumerate(data["results"], start=1):
+        console.print(f"[bold]{n}. {p['title']}[/bold] ({p['score']:.4f}) {p['text'][:200]}")
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address [default 127.0.0.1].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [default 8000].")] = None,
+    data_dir: DataDirOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Start the HTTP API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = load_settings(data_dir)
+    settings = settings.model_copy(update={k: v for k, v in {"host": host, "port": port}.items()
+                                           if v is not None})
+    if as_json:
+        emit({"host": settings.host, "port": settings.port,
+              "data_dir": str(settings.data_dir)}, True, print)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")

@@ -1,0 +1,181 @@
+"""The service's use cases, shared by the CLI and the HTTP API.
+
+It wires the store, the embedder, the index manager and the generator together and
+validates what enters; the work itself lives in the modules it calls.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from indexes.embedder import Embedder
+from rag.answers import Answer, Passage
+from rag.errors import InvalidInputError
+from rag.generators.extractive import ExtractiveGenerator
+from rag.indexing import IndexManager, Progress
+from rag.ingest.documents import prepare_documents
+from rag.ingest.parsers import ParsedDocument, parse_file, parse_records
+from rag.pipeline import ask, retrieve
+from rag.retrievers import RETRIEVER_NAMES, TracingRetriever, build_retriever
+from rag.settings import Settings
+from rag.store import CollectionRow, Store
+
+log = logging.getLogger(__name__)
+
+DEFAULT_COLLECTION = "default"
+
+
+class RagService:
+    """Collections, documents, indexing jobs, retrieval and answers over one data dir."""
+
+    def __init__(self, settings: Settings, *, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self.store = Store(settings.data_dir / "ragmem.sqlite3")
+        self.embedder = embedder or Embedder(settings.index.embedder, device=settings.index.device,
+                                             batch_size=settings.index.batch_size)
+        self.indexes = IndexManager(self.store, self.embedder, settings.data_dir / "collections",
+                                    settings.index)
+        self.generator = ExtractiveGenerator(self.embedder,
+                                             max_sentences=settings.generation.max_sentences)
+
+    def open(self) -> RagService:
+        """Create/migrate the database and load the embedder."""
+        self.store.connect()
+        self.embedder.load()
+        return self
+
+    # -- collections ----------------------------------------------------------
+    def create_collection(self, name: str) -> CollectionRow:
+        """Create a collection pinned to the loaded embedder."""
+        return self.store.create_collection(name, embedder=self.embedder.name, dim=self.embedder.dim)
+
+    def collection(self, name: str, *, create: bool = False) -> CollectionRow:
+        """The collection called `name` (created when asked and absent)."""
+        if create and name not in {c["name"] for c in self.store.list_collections()}:
+            return self.create_collection(name)
+        return self.store.get_collection(name)
+
+    def delete_collection(self, name: str) -> None:
+        """Delete a collection, its documents and its index files."""
+        self.store.delete_collection(name)
+        self.indexes.drop(name)
+
+    # -- documents ------------------------------------------------------------
+    def parse_files(self, files: Sequence[tuple[str, bytes]]) -> list[ParsedDocument]:
+        """Parse uploaded files; any bad file fails the whole request before storing."""
+        if not files:
+            raise InvalidInputError("no files were sent")
+        parsed: list[ParsedDocument] = []
+        for name, data in files:
+            parsed.extend(parse_file(name, data, max_bytes=self.settings.limits.max_upload_bytes))
+        return parsed
+
+    def parse_records(self, records: list[dict[str, Any]]) -> list[ParsedDocument]:
+        """Validate JSON document records."""
+        if not records:
+            raise InvalidInputError("'documents' is empty")
+        if len(records) > self.settings.limits.max_documents_per_request:
+            raise InvalidInputError(f"too many documents in one request ({len(records)} > "
+                                    f"{self.settings.limits.max_documents_per_request})")
+        return parse_records(records, source="api")
+
+    def add_documents(self, collection: CollectionRow, docs: Sequence[ParsedDocument],
+                      ) -> tuple[str | None, list[dict[str, str]]]:
+        """Commit documents and their chunks to SQLite and queue their indexing.
+
+        Returns:
+            (the indexing job id, or None when nothing new was stored; per-document status).
+        """
+        chunking = self.settings.chunking
+        prepared = prepare_documents(docs, size=chunking.size, overlap=chunking.overlap)
+        results, seq = self.store.add_documents(collection, prepared)
+        if seq is None and not any(r["status"] == "updated" for r in results):
+            return None, results
+        total = sum(len(p.spans) for p, r in zip(prepared, results, strict=True)
+                    if r["status"] != "duplicate")
+        return self.store.create_job(collection, kind="index", total=total), results
+
+    def run_job(self, job_id: str, progress: Progress | None = None) -> None:
+        """Index what a job stands for (every pending op of its collection)."""
+        job = self.store.get_job(job_id)
+        collection = self.store.get_collection(job["collection"])
+        self.store.update_job(job_id, status="running")
+
+        def report(done: int, total: int) -> None:
+            self.store.update_job(job_id, done=done, total=max(total, done))
+            if progress:
+                progress(done, total)
+
+        finished = False
+        try:
+            self.indexes.sync(collection, report)
+            finished = True
+        finally:
+            if not finished:  # record why on the job; the error still propagates
+                exc = sys.exc_info()[1]
+                self.store.update_job(job_id, status="failed", error=f"{type(exc).__name__}: {exc}")
+        final = self.store.get_job(job_id)
+        self.store.update_job(job_id, status="done", done=final["total"])
+
+    def delete_document(self, collection: CollectionRow, doc_id: str) -> str | None:
+        """Delete a document: gone from SQLite and the live indexes at once.
+
+        Returns:
+            The id of the job that persists the change to the index files.
+        """
+        chunk_ids = self.store.delete_document(collection, doc_id)
+        self.indexes.apply_delete_now(collection, chunk_ids)
+        return self.store.create_job(collection, kind="index", total=0)
+
+    # -- questions ------------------------------------------------------------
+    def _validate(self, text: str, top_k: int, what: str) -> None:
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidInputError(f"the {what} is empty")
+        if len(text) > self.settings.limits.max_query_chars:
+            raise InvalidInputError(f"the {what} is too long ({len(text)} > "
+                                    f"{self.settings.limits.max_query_chars} characters)")
+        if not 1 <= top_k <= self.settings.limits.max_top_k:
+            raise InvalidInputError(f"top_k must be between 1 and "
+                                    f"{self.settings.limits.max_top_k}, got {top_k}")
+
+    def retriever(self, collection: CollectionRow, name: str | None) -> TracingRetriever:
+        """The named retriever over a collection's live indexes."""
+        name = name or self.settings.retrieval.retriever
+        if name not in RETRIEVER_NAMES:
+            raise InvalidInputError(
+                f"unknown retriever {name!r}; choose one of {', '.join(RETRIEVER_NAMES)}")
+        live = self.indexes.get(collection)
+        return _Locked(build_retriever(name, live.indexes, self.settings.retrieval), live.lock)
+
+    def retrieve(self, collection: CollectionRow, query: str, *, retriever: str | None = None,
+                 top_k: int | None = None) -> tuple[list[Passage], dict[str, Any]]:
+        """Top passages for `query` with the retrieval trace."""
+        k = top_k or self.settings.retrieval.top_k
+        self._validate(query, k, "query")
+        return retrieve(query, retriever=self.retriever(collection, retriever), store=self.store, k=k)
+
+    def ask(self, collection: CollectionRow, question: str, *, retriever: str | None = None,
+            top_k: int | None = None) -> Answer:
+        """A cited answer to `question` from the collection."""
+        k = top_k or self.settings.retrieval.top_k
+        self._validate(question, k, "question")
+        return ask(question, retriever=self.retriever(collection, retriever), store=self.store,
+                   generator=self.generator, k=k)
+
+
+class _Locked:
+    """Runs a retriever under its collection's read lock, so writers never interleave."""
+
+    def __init__(self, inner: TracingRetriever, lock: Any) -> None:
+        self.inner = inner
+        self.lock = lock
+
+    def retrieve(self, query: str, k: int):  # noqa: ANN201 - same as the inner retriever
+        with self.lock:
+            return self.inner.retrieve(query, k)
+
+    def search(self, query: str, k: int):  # noqa: ANN201
+        return self.retrieve(query, k).hits
