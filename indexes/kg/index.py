@@ -1,0 +1,331 @@
+"""`KnowledgeGraphIndex`: HippoRAG-style retrieval by Personalized PageRank over OpenIE.
+
+HippoRAG (Gutiérrez et al. 2024) seeds PPR from the question's entities linked to phrase
+nodes; HippoRAG 2 (Gutiérrez et al. 2025, "From RAG to Memory") seeds it from the phrases
+of the triples most similar to the question plus every passage's dense score × 0.05.
+Modes:
+
+* ``entity`` (default, offline): question entities (spaCy) linked exactly or to the nearest
+  phrase by embedding, plus exact question n-grams matching titles and multi-word phrases,
+  weighted by similarity × specificity, plus the dense prior;
+* ``hipporag1``: linked question entities only (no n-grams, no dense prior);
+* ``hipporag2``: top facts → seed phrases, plus the dense prior;
+* ``hybrid``: ``entity`` and ``hipporag2`` seeds together.
+
+With no seed at all the index falls back to the dense ranking and says so in the trace.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from indexes.base import Chunk, Hit, validate_k
+from indexes.dense import DenseIndex
+from indexes.embedder import Embedder
+from indexes.errors import EmbedderMismatchError, IndexFormatError
+from indexes.kg import linking
+from indexes.kg.cache import OpenIECache
+from indexes.kg.graph import KnowledgeGraph
+from indexes.kg.openie import OpenIEExtractor, OpenIEResult, SpacyOpenIE, normalize_phrase
+from indexes.kg.openie import text_hash as hash_text
+from indexes.kg.ppr import personalized_pagerank, transition_matrix
+from indexes.kg.store import load_graph, save_graph
+from indexes.persist import read_meta, write_meta
+
+# mode -> (entity seeds, n-gram seeds, fact seeds, dense prior)
+MODES: dict[str, tuple[bool, bool, bool, bool]] = {
+    "entity": (True, True, False, True),
+    "hipporag1": (True, False, False, False),
+    "hipporag2": (False, False, True, True),
+    "hybrid": (True, True, True, True),
+}
+
+
+@dataclass(frozen=True)
+class KGSettings:
+    """Knobs of the KG index (defaults from HippoRAG 2 and our offline measurements)."""
+
+    mode: str = "entity"
+    damping: float = 0.5
+    synonymy_threshold: float = 0.8
+    synonymy_max_neighbors: int = 100
+    top_facts: int = 5
+    dense_prior_weight: float = 0.05
+    dense_prior_top_n: int = 1000
+    link_top_k: int = 1
+    link_min_similarity: float = 0.5
+    ngram_max_len: int = 10
+    fact_weight: float = 1.0
+    prefer_sources: tuple[str, ...] = ()
+    embed_facts: bool = True
+    ppr_tol: float = 1e-6
+    ppr_max_iter: int = 100
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {sorted(MODES)}, got {self.mode!r}")
+        if not 0 <= self.damping < 1:
+            raise ValueError(f"damping must be in [0, 1), got {self.damping!r}")
+        if self.top_facts < 1 or self.link_top_k < 1:
+            raise ValueError(f"top_facts and link_top_k must be >= 1, got "
+                             f"{self.top_facts!r}, {self.link_top_k!r}")
+
+
+class KnowledgeGraphIndex:
+    """HippoRAG-style KG index behind the `Index` protocol (retriever name ``hipporag``).
+
+    The constructor is cheap: models load in `load_models()` or on first use.
+
+    Args:
+        embedder: encodes phrases, facts and questions.
+        dense: the collection's dense index, whose scores form the passage prior (so
+            passage vectors are not stored twice); without it there is no prior and no
+            fallback.
+        openie: the extractor for chunks without a cached result (default `SpacyOpenIE`);
+            it also finds the question's entities.
+        cache: the OpenIE cache; without it every add runs the extractor.
+        settings: the `KGSettings`.
+    """
+
+    name = "hipporag"
+
+    def __init__(self, embedder: Embedder, *, dense: DenseIndex | None = None,
+                 openie: OpenIEExtractor | None = None, cache: OpenIECache | None = None,
+                 settings: KGSettings | None = None) -> None:
+        self.embedder = embedder
+        self.dense = dense
+        self.openie = openie if openie is not None else SpacyOpenIE()
+        self.cache = cache
+        self.settings = settings or KGSettings()
+        self._graph: KnowledgeGraph | None = None
+        self._ppr_cache: tuple[int, Any] | None = None
+        self._titles_cache: tuple[int, frozenset[int]] | None = None
+
+    # -- lifecycle ------------------------------------------------------------
+    def load_models(self) -> KnowledgeGraphIndex:
+        """Load the embedder and the extractor's model (if it has one)."""
+        self.embedder.load()
+        loader = getattr(self.openie, "load", None)
+        if callable(loader):
+            loader()
+        return self
+
+    @property
+    def graph(self) -> KnowledgeGraph:
+        """The graph (created on first use, which needs the embedder's dimension)."""
+        if self._graph is None:
+            self._graph = KnowledgeGraph(
+                self.embedder.dim, synonymy_threshold=self.settings.synonymy_threshold,
+                synonymy_max_neighbors=self.settings.synonymy_max_neighbors)
+        return self._graph
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        return self.embedder.encode(texts)
+
+    def extract(self, chunks: Sequence[Chunk]) -> list[OpenIEResult]:
+        """OpenIE results for `chunks`: cached ones first, the extractor for the rest."""
+        hashes = [hash_text(c.indexed_text) for c in chunks]
+        found: dict[str, OpenIEResult] = {}
+        if self.cache is not None:
+            sources = (*self.settings.prefer_sources, self.openie.source)
+            found = self.cache.get_many(hashes, sources)
+        missing = [(h, c) for h, c in zip(hashes, chunks, strict=True) if h not in found]
+        if missing:
+            fresh = self.openie.extract([c for _, c in missing])
+            pairs = [(h, r) for (h, _), r in zip(missing, fresh, strict=True)]
+            found.update(pairs)
+            if self.cache is not None:
+                self.cache.put_many(pairs)
+        return [found[h] for h in hashes]
+
+    def add(self, chunks: Sequence[Chunk]) -> None:
+        """Extract (or reuse) OpenIE for `chunks` and add them to the graph."""
+        if not chunks:
+            return
+        self.add_results([(int(c.id), r) for c, r in zip(chunks, self.extract(chunks),
+                                                          strict=True)])
+
+    def add_results(self, items: Sequence[tuple[int, OpenIEResult]]) -> None:
+        """Add passages whose OpenIE results are already known."""
+        self.graph.add_passages(items, self._embed, embed_facts=self.settings.embed_facts)
+
+    def delete(self, chunk_ids: Sequence[int]) -> None:
+        """Remove passages and every phrase, fact and edge no other passage holds."""
+        if self._graph is not None:
+            self._graph.delete_passages([int(i) for i in chunk_ids])
+
+    def count(self) -> int:
+        """Number of passages in the graph."""
+        return 0 if self._graph is None else len(self._graph.passages)
+
+    def stats(self) -> dict[str, Any]:
+        """Node, edge, fact and synonymy-edge counts."""
+        if self._graph is None or not self._graph.passages:
+            return {"passages": 0, "phrases": 0, "nodes": 0, "edges": 0, "facts": 0,
+                    "synonymy_edges": 0, "relation_edges": 0, "mode": self.settings.mode}
+        g = self._graph
+        adjacency, _, _ = g.matrix()
+        return {"passages": len(g.passages), "phrases": len(g.phrase_id),
+                "nodes": int(adjacency.shape[0]), "edges": int(adjacency.nnz // 2),
+                "facts": len(g.fact_id), "synonymy_edges": g.synonymy_edge_count(),
+                "relation_edges": len(g.relations), "mode": self.settings.mode}
+
+    def to_networkx(self) -> Any:
+        """The graph as `networkx.Graph` (for export and as the PPR reference)."""
+        return self.graph.to_networkx()
+
+    # -- search ---------------------------------------------------------------
+    def search(self, query: str, k: int) -> list[Hit]:
+        """Top `k` passages by Personalized PageRank from the question's seeds."""
+        return self.search_with_trace(query, k)[0]
+
+    def search_with_trace(self, query: str, k: int) -> tuple[list[Hit], dict[str, Any]]:
+        """Like `search`, also returning what the walk started from.
+
+        Returns:
+            `(hits, trace)`; the trace holds `mode`, `query_entities`, `seeds` (phrase and
+            weight, best first), `facts` (triple and score), `fallback_dense` and `ppr_ms`.
+        """
+        validate_k(k)
+        trace: dict[str, Any] = {"mode": self.settings.mode, "query_entities": [],
+                                 "seeds": [], "facts": [], "fallback_dense": False}
+        if self.count() == 0:
+            return [], trace
+        use_ents, use_ngrams, use_facts, use_prior = MODES[self.settings.mode]
+        qvec = self.embedder.encode([query])[0]
+        seeds: dict[int, float] = {}
+        if use_ents or use_ngrams:
+            seeds = self._entity_seeds(query, trace, entities=use_ents, ngrams=use_ngrams)
+        if use_facts:
+            for pid, weight in self._fact_seeds(qvec, trace).items():
+                seeds[pid] = seeds.get(pid, 0.0) + self.settings.fact_weight * weight
+        if not seeds:
+            trace["fallback_dense"] = True
+            dense = self.dense.search_vector(qvec, k) if self.dense is not None else []
+            return [Hit(h.chunk_id, h.score, self.name) for h in dense], trace
+        prior = self._dense_prior(qvec) if use_prior else {}
+        hits = self._walk(seeds, prior, k, trace)
+        g = self.graph
+        trace["seeds"] = [{"phrase": g.phrase_text[p], "weight": round(w, 6)} for p, w in
+                          sorted(seeds.items(), key=lambda item: -item[1])[:20]]
+        return hits, trace
+
+    def _title_phrases(self) -> frozenset[int]:
+        g = self.graph
+        if self._titles_cache is None or self._titles_cache[0] != g.version:
+            titles = frozenset(p for e in g.passages.values() for p in e.titles)
+            self._titles_cache = (g.version, titles)
+        return self._titles_cache[1]
+
+    def _entity_seeds(self, query: str, trace: dict[str, Any], *, entities: bool,
+                      ngrams: bool) -> dict[int, float]:
+        g = self.graph
+        linked: list[tuple[int, float]] = []
+        if ngrams:
+            titles = self._title_phrases()
+            matches = linking.ngram_matches(
+                normalize_phrase(query).split(), g.phrase_id,
+                accept=lambda pid, size: size >= 2 or pid in titles,
+                max_len=self.settings.ngram_max_len)
+            linked += [(pid, 1.0) for _, pid in matches]
+        if entities:
+            mentions = self.openie.query_entities(query)
+            trace["query_entities"] = mentions
+            exact = [g.phrase_id[m] for m in mentions if m in g.phrase_id]
+            linked += [(pid, 1.0) for pid in exact]
+            unseen = [m for m in mentions if m not in g.phrase_id]
+            if unseen:
+                ids, sims = linking.nearest_rows(self._embed(unseen), g.phrase_vecs.vectors,
+                                                 g.phrase_vecs.alive, self.settings.link_top_k)
+                linked += [(int(i), float(s)) for row_i, row_s in zip(ids, sims, strict=True)
+                           for i, s in zip(row_i, row_s, strict=True)
+                           if s >= self.settings.link_min_similarity]
+        return linking.entity_seeds(linked, g.specificity)
+
+    def _fact_seeds(self, qvec: np.ndarray, trace: dict[str, Any]) -> dict[int, float]:
+        g = self.graph
+        if not g.fact_id:
+            return {}
+        ids, sims = linking.nearest_rows(qvec[None, :], g.fact_vecs.vectors, g.fact_vecs.alive,
+                                         self.settings.top_facts)
+        facts = [(int(i), float(s)) for i, s in zip(ids[0], sims[0], strict=True)]
+        trace["facts"] = [{"triple": list(g.fact_triple[f]), "score": round(s, 6)}
+                          for f, s in facts]
+
+        def ends(fid: int) -> tuple[int, int]:
+            s, _, o = g.fact_triple[fid]
+            return g.phrase_id[s], g.phrase_id[o]
+
+        return linking.fact_seeds(facts, ends, g.specificity)
+
+    def _dense_prior(self, qvec: np.ndarray) -> dict[int, float]:
+        if self.dense is None or self.settings.dense_prior_weight <= 0:
+            return {}
+        hits = self.dense.search_vector(qvec, min(self.settings.dense_prior_top_n,
+                                                  max(1, self.dense.count())))
+        scores = linking.minmax(np.array([h.score for h in hits]))
+        weight = self.settings.dense_prior_weight
+        return {h.chunk_id: weight * float(s) for h, s in zip(hits, scores, strict=True)}
+
+    def _operator(self) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
+        g = self.graph
+        if self._ppr_cache is None or self._ppr_cache[0] != g.version:
+            adjacency, row_of, passage_ids = g.matrix()
+            transition_t, dangling = transition_matrix(adjacency)
+            self._ppr_cache = (g.version, (transition_t, dangling, row_of, passage_ids))
+        return self._ppr_cache[1]
+
+    def _walk(self, seeds: dict[int, float], prior: dict[int, float], k: int,
+              trace: dict[str, Any]) -> list[Hit]:
+        transition_t, dangling, row_of, passage_ids = self._operator()
+        n_phrases = transition_t.shape[0] - len(passage_ids)
+        reset = np.zeros(transition_t.shape[0])
+        for pid, weight in seeds.items():
+            reset[row_of[pid]] += weight
+        if prior:
+            row_of_passage = {int(c): n_phrases + n for n, c in enumerate(passage_ids)}
+            for cid, weight in prior.items():
+                if cid in row_of_passage:
+                    reset[row_of_passage[cid]] += weight
+        start = time.perf_counter()
+        scores = personalized_pagerank(transition_t, dangling, reset,
+                                       damping=self.settings.damping, tol=self.settings.ppr_tol,
+                                       max_iter=self.settings.ppr_max_iter)
+        trace["ppr_ms"] = round((time.perf_counter() - start) * 1000, 3)
+        passage_scores = scores[n_phrases:]
+        top = np.argsort(-passage_scores, kind="stable")[:k]
+        return [Hit(int(passage_ids[i]), float(passage_scores[i]), self.name) for i in top]
+
+    # -- persistence ----------------------------------------------------------
+    def save(self, directory: Path) -> None:
+        """Write `kg.json` (manifest) and the graph's .json/.npy files into `directory`."""
+        counts = save_graph(self.graph, Path(directory))
+        write_meta(Path(directory), "kg", {"embedder": self.embedder.name,
+                                           "dim": self.embedder.dim,
+                                           "settings": asdict(self.settings), **counts})
+
+    def load(self, directory: Path) -> None:
+        """Replace the graph with what `save` wrote.
+
+        Raises:
+            EmbedderMismatchError: when the graph was built with another embedder.
+            IndexFormatError: when files are missing, corrupt or of another version.
+        """
+        meta = read_meta(Path(directory), "kg")
+        if meta["embedder"] != self.embedder.name or meta["dim"] != self.embedder.dim:
+            raise EmbedderMismatchError(
+                f"KG index was built with {meta['embedder']} (dim {meta['dim']}), but the "
+                f"loaded embedder is {self.embedder.name} (dim {self.embedder.dim})")
+        try:
+            fresh = KnowledgeGraph(meta["dim"], synonymy_threshold=self.settings.synonymy_threshold,
+                                   synonymy_max_neighbors=self.settings.synonymy_max_neighbors)
+            self._graph = load_graph(Path(directory), fresh, meta)
+        except KeyError as exc:
+            raise IndexFormatError(f"{directory}: KG manifest lacks {exc}") from exc
+        self._ppr_cache = None

@@ -1,0 +1,164 @@
+"""KnowledgeGraphIndex: protocol, search and trace, cache and import, delete, save/load."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from indexes.base import Chunk, Index, Retriever
+from indexes.errors import EmbedderMismatchError, IndexFormatError
+from indexes.kg import KGSettings, KnowledgeGraphIndex, OpenIECache, read_hipporag_openie
+from tests.indexes.kg.fakes import FakeEmbedder, FakeOpenIE
+
+DATA = Path(__file__).resolve().parents[2] / "data" / "kg"
+
+CHUNKS = [
+    Chunk(1, "Alice Smith | directed | Blue Harbor. Blue Harbor | released in | 1999",
+          "Blue Harbor"),
+    Chunk(2, "Alice Smith | born in | Oslo", "Alice Smith"),
+    Chunk(3, "Oslo | capital of | Norway", "Oslo"),
+    Chunk(4, "Carl Jones | born in | Lima", "Carl Jones"),
+    Chunk(5, "Lima | capital of | Peru", "Lima"),
+]
+
+
+def make(**settings) -> tuple[KnowledgeGraphIndex, FakeOpenIE]:
+    extractor = FakeOpenIE()
+    index = KnowledgeGraphIndex(FakeEmbedder(), openie=extractor,
+                                settings=KGSettings(synonymy_threshold=0.95, **settings))
+    return index, extractor
+
+
+@pytest.mark.unit
+def test_constructor_is_cheap_and_follows_protocol() -> None:
+    index, _ = make()
+    assert isinstance(index, Retriever) and isinstance(index, Index)
+    assert index.count() == 0 and index.search("anything", 3) == []
+    assert index.stats()["nodes"] == 0
+    with pytest.raises(ValueError):
+        index.search("q", 0)
+    with pytest.raises(ValueError):
+        KGSettings(mode="magic")
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("mode", ["entity", "hipporag1", "hybrid"])
+def test_multi_hop_walk_reaches_second_hop(mode: str) -> None:
+    index, _ = make(mode=mode)
+    index.add(CHUNKS)
+    hits, trace = index.search_with_trace("Which country is the birthplace of Alice Smith in?", 3)
+    ids = [h.chunk_id for h in hits]
+    assert set(ids) == {1, 2, 3}
+    assert trace["mode"] == mode and not trace["fallback_dense"]
+    assert trace["seeds"][0]["phrase"] == "alice smith"
+    assert all(h.source == "hipporag" for h in hits)
+
+
+@pytest.mark.unit
+def test_fact_mode_and_trace() -> None:
+    index, _ = make(mode="hipporag2", top_facts=2)
+    index.add(CHUNKS)
+    hits, trace = index.search_with_trace("carl jones born in lima", 2)
+    assert hits[0].chunk_id == 4
+    assert trace["facts"][0]["triple"] == ["carl jones", "born in", "lima"]
+
+
+@pytest.mark.unit
+def test_no_seed_falls_back_to_dense() -> None:
+    index, _ = make(mode="hipporag1", link_min_similarity=0.99)
+    index.add(CHUNKS)
+    hits, trace = index.search_with_trace("zzz qqq", 3)
+    assert hits == [] and trace["fallback_dense"]
+
+
+@pytest.mark.unit
+def test_delete_cleans_up_orphans() -> None:
+    index, _ = make()
+    index.add(CHUNKS)
+    before = index.stats()
+    index.delete([4, 5])
+    after = index.stats()
+    assert index.count() == 3 and after["facts"] == before["facts"] - 2
+    assert "carl jones" not in index.graph.phrase_id and "lima" not in index.graph.phrase_id
+    assert all(h.chunk_id not in (4, 5) for h in index.search("Carl Jones Lima Peru", 5))
+
+
+@pytest.mark.unit
+def test_cache_avoids_second_extraction(tmp_path: Path) -> None:
+    cache = OpenIECache(tmp_path / "kg.sqlite")
+    first, extractor = make()
+    first.cache = cache
+    first.add(CHUNKS)
+    second, extractor2 = make()
+    second.cache = cache
+    second.add(CHUNKS)
+    assert extractor.calls == 5 and extractor2.calls == 0
+
+
+@pytest.mark.unit
+def test_imported_hipporag_openie_is_used(tmp_path: Path) -> None:
+    cache = OpenIECache(tmp_path / "kg.sqlite")
+    cache.import_results(read_hipporag_openie(DATA / "hipporag_openie_tiny.json"))
+    index, extractor = make(prefer_sources=("import",))
+    index.cache = cache
+    index.add([Chunk(10, "Lake Ontario borders the province of Ontario and the state of "
+                         "New York.", "Lake Ontario"),
+               Chunk(11, "Toronto is the capital of Ontario.", "Toronto"),
+               Chunk(12, "Lima | capital of | Peru", "Lima")])
+    assert extractor.calls == 1  # only the chunk the file lacks
+    assert {"lake ontario", "new york", "toronto", "ontario", "peru"} <= set(
+        index.graph.phrase_id)
+    hits = index.search("What borders New York?", 1)
+    assert hits[0].chunk_id == 10
+
+
+@pytest.mark.unit
+def test_save_load_round_trip(tmp_path: Path) -> None:
+    index, _ = make()
+    index.add(CHUNKS)
+    index.delete([5])
+    index.save(tmp_path)
+    loaded, _ = make()
+    loaded.load(tmp_path)
+    assert loaded.stats() == index.stats()
+    query = "Which country is the birthplace of Alice Smith in?"
+    assert loaded.search(query, 4) == index.search(query, 4)
+    loaded.add([Chunk(6, "Alice Smith | studied in | Bergen", "Bergen")])
+    assert loaded.graph.knn_queries == index.graph.knn_queries + 1  # only "bergen" is new
+
+
+@pytest.mark.unit
+def test_load_rejects_mismatch_and_garbage(tmp_path: Path) -> None:
+    index, _ = make()
+    index.add(CHUNKS)
+    index.save(tmp_path)
+    other = KnowledgeGraphIndex(FakeEmbedder(), openie=FakeOpenIE())
+    other.embedder.name = "other"
+    with pytest.raises(EmbedderMismatchError):
+        other.load(tmp_path)
+    (tmp_path / "kg_passages.json").write_text("{broken")
+    with pytest.raises(IndexFormatError):
+        make()[0].load(tmp_path)
+    (tmp_path / "kg.json").write_text('{"format_version": 99, "kind": "kg"}')
+    with pytest.raises(IndexFormatError):
+        make()[0].load(tmp_path)
+
+
+@pytest.mark.integration
+def test_real_models_small_corpus(embedder) -> None:
+    from indexes.dense import DenseIndex
+
+    chunks = [
+        Chunk(1, "Blue Harbor is a 1999 film directed by Alice Smith.", "Blue Harbor"),
+        Chunk(2, "Alice Smith was born in Oslo. She studied painting.", "Alice Smith"),
+        Chunk(3, "Oslo is the capital of Norway.", "Oslo"),
+        Chunk(4, "Carl Jones was born in Lima.", "Carl Jones"),
+    ]
+    dense = DenseIndex(embedder)
+    dense.add(chunks)
+    index = KnowledgeGraphIndex(embedder, dense=dense)
+    index.load_models().add(chunks)
+    hits, trace = index.search_with_trace("Where was the director of Blue Harbor born?", 2)
+    assert {h.chunk_id for h in hits} == {1, 2}
+    assert any(s["phrase"] == "blue harbor" for s in trace["seeds"])
