@@ -1,0 +1,66 @@
+"""The offline embedder: packaged MiniLM, normalized float32 vectors, clear errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from indexes import embedder as embedder_module
+from indexes.embedder import DEFAULT_MODEL, Embedder, resolve_model_path
+from indexes.errors import MissingDependencyError
+
+
+@pytest.mark.unit
+def test_constructor_is_cheap_and_validates() -> None:
+    e = Embedder("no-such-model")
+    assert e._model is None and e.name == "no-such-model"
+    with pytest.raises(ValueError, match="0"):
+        Embedder(batch_size=0)
+
+
+@pytest.mark.unit
+def test_unknown_model_is_never_downloaded(tmp_path) -> None:
+    with pytest.raises(FileNotFoundError, match="never downloaded"):
+        resolve_model_path("org/unknown-model")
+    assert resolve_model_path(str(tmp_path)) == tmp_path
+
+
+@pytest.mark.unit
+def test_missing_model_package_names_it(monkeypatch) -> None:
+    monkeypatch.setitem(embedder_module.PACKAGED_MODELS, "fake-model",
+                        ("ragmem_no_such_pkg", "get_model_path"))
+    with pytest.raises(MissingDependencyError, match="ragmem-no-such-pkg") as info:
+        resolve_model_path("fake-model")
+    assert isinstance(info.value, ImportError)
+
+
+@pytest.mark.unit
+def test_default_model_resolves_to_an_installed_folder() -> None:
+    path = resolve_model_path(DEFAULT_MODEL)
+    assert path.is_dir() and any(path.iterdir())
+
+
+@pytest.mark.integration
+def test_encode_gives_unit_float32_vectors(embedder) -> None:
+    vectors = embedder.encode(["a cat sat on the mat", "stock markets fell sharply", "猫"])
+    assert vectors.shape == (3, 384) and vectors.dtype == np.float32
+    assert vectors.flags["C_CONTIGUOUS"]
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert embedder.encode([]).shape == (0, 384)
+    assert embedder.dim == 384 and embedder.name == "all-MiniLM-L6-v2"
+
+
+@pytest.mark.integration
+def test_encode_is_semantic_and_deterministic(embedder) -> None:
+    q, near, far = embedder.encode(["a kitten sleeping", "a small cat taking a nap",
+                                    "interest rates of the central bank"])
+    assert q @ near > q @ far + 0.2
+    again = embedder.encode(["a kitten sleeping"])[0]
+    np.testing.assert_allclose(q, again, atol=1e-5)
+
+
+@pytest.mark.integration
+def test_load_is_idempotent_and_counts_tokens(embedder) -> None:
+    model = embedder._model
+    assert embedder.load() is embedder and embedder._model is model
+    assert embedder.count_tokens("hello world") == 2
