@@ -45,6 +45,7 @@ class BlockMemory:
     """A persistent block memory named `name` inside a `MemoryStore`.
 
     The constructor is cheap; `open()` loads (or rebuilds) the FAISS and lexical indexes.
+    Any number of instances may read one memory; only one may add to it at a time.
     """
 
     def __init__(
@@ -179,8 +180,14 @@ class BlockMemory:
     def _reload_writable(self) -> Any:
         import faiss
 
+        mapped = self._index
+        index = faiss.IndexIDMap2(faiss.IndexFlatIP(mapped.d))
+        if mapped.ntotal:  # copy the memory-mapped vectors into RAM
+            index.add_with_ids(
+                mapped.index.reconstruct_n(0, mapped.ntotal), faiss.vector_to_array(mapped.id_map)
+            )
         self._index_writable = True
-        return faiss.read_index(str(self.store.faiss_path(self._info().id)))
+        return index
 
     # -- reading ----------------------------------------------------------------------------
 

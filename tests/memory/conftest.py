@@ -1,4 +1,7 @@
-"""Shared fixtures for the memory tests: a fast hashing encoder and the real MiniLM."""
+"""Fixtures for the memory tests: a fast model-free encoder and a temporary store.
+
+The real MiniLM comes from the session-scoped `embedder` fixture in tests/conftest.py.
+"""
 
 from __future__ import annotations
 
@@ -38,11 +41,3 @@ def store(tmp_path) -> MemoryStore:
     s = MemoryStore(tmp_path / "ragmem.sqlite3", tmp_path / "faiss").open()
     yield s
     s.close()
-
-
-@pytest.fixture(scope="session")
-def minilm():
-    """The real all-MiniLM-L6-v2 embedder, loaded once (~10 s)."""
-    from indexes.embedder import Embedder
-
-    return Embedder().load()
