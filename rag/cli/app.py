@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from rag.cli import documents, query
+from rag.cli import bench, documents, query
 
 app = typer.Typer(
     name="ragmem",
@@ -19,6 +19,7 @@ app.command("retrieve")(query.retrieve)
 app.command("serve")(query.serve)
 app.add_typer(documents.collections_app, name="collections")
 app.add_typer(documents.documents_app, name="documents")
+app.add_typer(bench.bench_app, name="bench")
 
 
 def main() -> None:

@@ -1,0 +1,100 @@
+"""`ragmem bench multihop|beir`: retrieval benchmarks with reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from rag.cli.common import DataDirOption, JsonOption, cli_errors, console, emit, open_service
+from rag.errors import InvalidInputError
+
+bench_app = typer.Typer(help="Retrieval benchmarks (multi-hop QA, BEIR).", no_args_is_help=True)
+
+RetrieversOption = Annotated[str, typer.Option("--retrievers", help="Comma-separated names.")]
+KOption = Annotated[str, typer.Option("--k", help="Comma-separated cut-offs for R@k and AR@k.")]
+OutOption = Annotated[Path | None, typer.Option("--out", help="Write results.json, report.md, "
+                                                              "recall.png here.")]
+LimitOption = Annotated[int | None, typer.Option("--limit", help="Only the first N questions.")]
+
+
+def _names(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise InvalidInputError("--retrievers names no retriever")
+    return names
+
+
+def _ks(text: str) -> list[int]:
+    try:
+        ks = sorted({int(k) for k in text.split(",") if k.strip()})
+    except ValueError as exc:
+        raise InvalidInputError(f"--k must be comma-separated integers, got {text!r}") from exc
+    if not ks or ks[0] < 1:
+        raise InvalidInputError(f"--k needs positive integers, got {text!r}")
+    return ks
+
+
+def _run(dataset, retrievers: str, k: str, out: Path | None, limit: int | None,
+         data_dir: Path | None, as_json: bool) -> None:
+    from eval.report import markdown_table, write_report
+    from eval.runner import run_benchmark
+
+    service = open_service(data_dir)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        result = run_benchmark(service, dataset, _names(retrievers), ks=_ks(k), limit=limit,
+                               progress=progress)
+    if out:
+        result["meta"]["files"] = {k: str(v) for k, v in write_report(out, result).items()}
+    emit(result, as_json, lambda r: console.print(markdown_table(r)))
+
+
+@bench_app.command("multihop")
+def multihop(
+    questions: Annotated[Path, typer.Argument(help="questions.json, or a folder holding "
+                                                   "questions.json and corpus.json")],
+    corpus: Annotated[Path | None, typer.Argument(help="corpus.json")] = None,
+    retrievers: RetrieversOption = "bm25,dense,hybrid",
+    k: KOption = "1,2,5,10",
+    out: OutOption = None,
+    limit: LimitOption = None,
+    data_dir: DataDirOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Recall@k / AR@k of retrievers on a multi-hop QA set (canonical or HippoRAG format)."""
+    from eval.datasets import load_multihop
+
+    with cli_errors():
+        _run(load_multihop(questions, corpus), retrievers, k, out, limit, data_dir, as_json)
+
+
+@bench_app.command("beir")
+def beir(
+    folder: Annotated[Path, typer.Argument(help="BEIR folder: corpus.jsonl, queries.jsonl, "
+                                                "qrels/")],
+    split: Annotated[str, typer.Option(help="qrels split")] = "test",
+    retrievers: RetrieversOption = "bm25,dense,hybrid",
+    k: KOption = "1,5,10,100",
+    out: OutOption = None,
+    limit: LimitOption = None,
+    data_dir: DataDirOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """nDCG@10, MRR@10 and Recall@k of retrievers on a BEIR dataset."""
+    from eval.datasets import load_beir
+
+    with cli_errors():
+        _run(load_beir(folder, split=split), retrievers, k, out, limit, data_dir, as_json)
+
+
