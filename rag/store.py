@@ -65,7 +65,7 @@ def validate_collection_name(name: str) -> str:
         InvalidInputError: when the name is not 1-64 of letters, digits, '_', '.', '-'
             starting with a letter or digit.
     """
-    if not isinstance(name, str) or not COLLECTION_NAME_RE.match(name):
+    if not isinstance(name, str) or not COLLECTION_NAME_RE.fullmatch(name):
         raise InvalidInputError(
             f"invalid collection name {name!r}: use 1-64 letters, digits, '_', '.' or '-', "
             "starting with a letter or digit"
