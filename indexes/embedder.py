@@ -110,9 +110,7 @@ class Embedder:
     def dim(self) -> int:
         """Vector dimension."""
         model = self.load()._model
-        getter = getattr(model, "get_embedding_dimension", None) or getattr(
-            model, "get_sentence_embedding_dimension"
-        )
+        getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         return int(getter())
 
     @property

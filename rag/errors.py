@@ -1,6 +1,11 @@
 """Domain errors of the service. The API maps each to one HTTP status (api/errors.py)."""
 
-from indexes.errors import EmbedderMismatchError, IndexFormatError, MissingDependencyError, RagmemError
+from indexes.errors import (
+    EmbedderMismatchError,
+    IndexFormatError,
+    MissingDependencyError,
+    RagmemError,
+)
 
 __all__ = [
     "RagmemError",

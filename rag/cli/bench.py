@@ -98,3 +98,45 @@ def beir(
         _run(load_beir(folder, split=split), retrievers, k, out, limit, data_dir, as_json)
 
 
+
+
+@bench_app.command("speed")
+def speed(
+    datasets: Annotated[list[Path] | None, typer.Argument(
+        help="Multi-hop dataset folders whose passages and questions to use "
+             "[default: the three multihop sets in the datasets folder]")] = None,
+    sizes: Annotated[str, typer.Option(help="Corpus sizes (chunks) for latency.")] = "10000,100000",
+    ingest_passages: Annotated[int, typer.Option(help="Passages for the ingest ratio.")] = 500,
+    queries: Annotated[int, typer.Option(help="Queries per measurement.")] = 200,
+    out: OutOption = None,
+    data_dir: DataDirOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """BM25 vs rank-bm25, ingest vs encode-only, and latency as the corpus grows (ratios)."""
+    import json
+
+    from eval.datasets import load_multihop
+    from eval.speed import run_speed
+    from rag.cli.common import load_settings
+
+    with cli_errors():
+        settings = load_settings(data_dir)
+        folders = datasets or [settings.datasets_dir / "multihop" / n for n in
+                               ("2wiki_dev_657", "musique_train_100", "hotpotqa_train_100")]
+        loaded = [load_multihop(f) for f in folders]
+        service = open_service(data_dir)
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=console) as bar:
+            tasks: dict[str, int] = {}
+
+            def progress(stage: str, done: int, total: int) -> None:
+                if stage not in tasks:
+                    tasks[stage] = bar.add_task(stage, total=total)
+                bar.update(tasks[stage], completed=done)
+
+            result = run_speed(service.embedder, settings, loaded, sizes=_ks(sizes),
+                               ingest_passages=ingest_passages, queries=queries, progress=progress)
+        if out:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "speed.json").write_text(json.dumps(result, indent=1))
+        emit(result, as_json, lambda r: console.print_json(data=r))

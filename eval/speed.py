@@ -1,0 +1,150 @@
+"""`ragmem bench speed`: speed measured side by side in one run, reported as ratios.
+
+1. BM25 query time of our index (bm25s) against `rank-bm25` on the same tokens, with
+   top-10 agreement.
+2. Ingestion passages/s (parse -> SQLite -> embed -> index -> generation on disk) against
+   the embedder's own encode-only throughput on the same passages.
+3. Retrieve latency p50/p95 per retriever as the corpus grows (e.g. 10K and 100K
+   chunks). Larger corpora reuse the shared corpora's passages; their vectors are
+   embedded once for a base set and tiled with small noise, which keeps exact-search
+   cost honest without hours of embedding on a laptop.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from eval.datasets import Dataset
+from eval.metrics import percentile
+from indexes.base import Chunk
+from indexes.bm25 import BM25Index
+from indexes.dense import DenseIndex
+from indexes.embedder import Embedder
+from rag.retrievers import build_retriever
+from rag.service import RagService
+from rag.settings import Settings
+
+Progress = Callable[[str, int, int], None]
+
+
+def _latencies(fn: Callable[[str], Any], queries: Sequence[str]) -> list[float]:
+    out = []
+    for query in queries:
+        started = time.perf_counter()
+        fn(query)
+        out.append((time.perf_counter() - started) * 1000)
+    return out
+
+
+def _summary(latencies: list[float]) -> dict[str, float]:
+    return {"p50_ms": round(percentile(latencies, 50), 3), "p95_ms": round(percentile(latencies, 95), 3),
+            "mean_ms": round(float(np.mean(latencies)), 3)}
+
+
+def bm25_against_rank_bm25(texts: Sequence[str], queries: Sequence[str]) -> dict[str, Any]:
+    """Query time and top-10 agreement of our BM25 against rank-bm25 on the same tokens."""
+    from rank_bm25 import BM25Okapi
+
+    ours = BM25Index()
+    ours.add([Chunk(i, t) for i, t in enumerate(texts)])
+    ours.search("warm up", 1)
+    reference = BM25Okapi([ours.tokenizer(t) or [""] for t in texts], k1=ours.k1, b=ours.b)
+    tokens = [ours.tokenizer(q) for q in queries]
+    ours_ms, ref_ms, agreement = [], [], []
+    for query, toks in zip(queries, tokens, strict=True):
+        started = time.perf_counter()
+        mine = [h.chunk_id for h in ours.search(query, 10)]
+        ours_ms.append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        scores = reference.get_scores(toks)
+        theirs = np.argsort(-scores, kind="stable")[:10].tolist()
+        ref_ms.append((time.perf_counter() - started) * 1000)
+        agreement.append(len(set(mine) & set(theirs)) / 10)
+    return {"corpus": len(texts), "queries": len(queries), "ours": _summary(ours_ms),
+            "rank_bm25": _summary(ref_ms),
+            "speedup_mean": round(float(np.mean(ref_ms) / np.mean(ours_ms)), 1),
+            "top10_agreement": round(float(np.mean(agreement)), 4)}
+
+
+def ingest_throughput(embedder: Embedder, settings: Settings, texts: Sequence[tuple[str, str]],
+                      ) -> dict[str, Any]:
+    """Passages/s of the whole ingest path against encode-only, on the same passages.
+
+    Encode-only runs before and after the ingest; their mean is the reference.
+    """
+    joined = [f"{title}\n{text}" for title, text in texts]
+    started = time.perf_counter()
+    embedder.encode(joined)
+    encode_a = time.perf_counter() - started
+    with tempfile.TemporaryDirectory() as tmp:
+        service = RagService(settings.model_copy(update={"data_dir": Path(tmp)}),
+                             embedder=embedder).open()
+        collection = service.create_collection("speed")
+        records = [{"title": t, "text": x, "id": str(i)} for i, (t, x) in enumerate(texts)]
+        started = time.perf_counter()
+        job, _ = service.add_documents(collection, service.parse_records(records))
+        service.run_job(job)
+        ingest = time.perf_counter() - started
+    started = time.perf_counter()
+    embedder.encode(joined)
+    encode_b = time.perf_counter() - started
+    encode = (encode_a + encode_b) / 2
+    return {"passages": len(texts), "encode_only_per_s": round(len(texts) / encode, 2),
+            "ingest_per_s": round(len(texts) / ingest, 2),
+            "overhead": round(ingest / encode - 1, 4)}
+
+
+def latency_by_size(embedder: Embedder, settings: Settings, passages: Sequence[tuple[str, str]],
+                    queries: Sequence[str], sizes: Sequence[int], *, base: int = 1000,
+                    retrievers: Sequence[str] = ("bm25", "dense", "hybrid"),
+                    progress: Progress | None = None) -> dict[str, Any]:
+    """Retrieve latency per retriever on synthetic corpora of the given sizes."""
+    rng = np.random.default_rng(0)
+    base_vectors = embedder.encode([f"{t}\n{x}" for t, x in passages[:base]])
+    out: dict[str, Any] = {}
+    for size in sizes:
+        dense, bm25 = DenseIndex(embedder), BM25Index()
+        for start in range(0, size, 10_000):
+            ids = np.arange(start, min(size, start + 10_000))
+            vectors = base_vectors[ids % len(base_vectors)]
+            vectors = vectors + rng.normal(0, 0.02, vectors.shape).astype(np.float32)
+            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+            dense.add_vectors(ids.tolist(), vectors)
+            bm25.add([Chunk(int(i), passages[i % len(passages)][1], passages[i % len(passages)][0])
+                      for i in ids])
+            if progress:
+                progress(f"build {size}", int(ids[-1]) + 1, size)
+        bm25.search("warm up", 1)
+        indexes = {"dense": dense, "bm25": bm25}
+        out[str(size)] = {}
+        for name in retrievers:
+            retriever = build_retriever(name, indexes, settings.retrieval)
+            out[str(size)][name] = _summary(_latencies(lambda q, r=retriever: r.retrieve(q, 10),
+                                                       queries))
+    return out
+
+
+def run_speed(embedder: Embedder, settings: Settings, datasets: Sequence[Dataset], *,
+              sizes: Sequence[int] = (10_000, 100_000), ingest_passages: int = 500,
+              queries: int = 200, progress: Progress | None = None) -> dict[str, Any]:
+    """All three speed measurements in one run."""
+    seen, passages = set(), []
+    for dataset in datasets:
+        for p in dataset.passages:
+            if (p.title, p.text) not in seen:
+                seen.add((p.title, p.text))
+                passages.append((p.title, p.text))
+    questions = [q.question for d in datasets for q in d.questions][:queries]
+    texts = [f"{t}\n{x}" for t, x in passages]
+    result = {"passages": len(passages), "queries": len(questions),
+              "bm25_vs_rank_bm25": bm25_against_rank_bm25(texts, questions),
+              "ingest": ingest_throughput(embedder, settings, passages[:ingest_passages]),
+              "latency": latency_by_size(embedder, settings, passages, questions, sizes,
+                                         progress=progress)}
+    return result
