@@ -34,22 +34,11 @@ from memory.tokens import HFTokenCounter, TokenCounter
 Progress = Callable[[int, int], None] | None
 
 DEFAULT_ESSAYS = Path("../shared/datasets/longctx/niah_paulgraham_haystack/PaulGrahamEssays")
-SF_NEEDLE = (
-    "The best thing to do in San Francisco is eat a sandwich and sit in Dolores Park"
-    " on a sunny day."
-)
+SF_NEEDLE = "The best thing to do in San Francisco is eat a sandwich and sit in Dolores Park on a sunny day."
 SF_QUESTION = "What is the best thing to do in San Francisco?"
-PIZZA_ITEMS = (
-    "Figs",
-    "Prosciutto",
-    "Smoked applewood bacon",
-    "Lemon",
-    "Goat cheese",
-    "Truffle honey",
-    "Pear slices",
-    "Espresso-soaked dates",
-    "Gorgonzola dolce",
-    "Candied walnuts",
+PIZZA_ITEMS = tuple(
+    "Figs|Prosciutto|Smoked applewood bacon|Lemon|Goat cheese|Truffle honey|Pear slices|"
+    "Espresso-soaked dates|Gorgonzola dolce|Candied walnuts".split("|")
 )
 PIZZA_QUESTION = "What are the secret ingredients needed to build the perfect pizza?"
 DEFAULT_DEPTHS = tuple(round(i / 10, 1) for i in range(11))
@@ -76,10 +65,8 @@ def needles_for(n: int) -> tuple[list[str], str]:
         raise ValueError(f"needles must be in 1..{len(PIZZA_ITEMS)}, got {n!r}")
     if n == 1:
         return [SF_NEEDLE], SF_QUESTION
-    items = PIZZA_ITEMS[:n]
-    return [
-        f"{x} is one of the secret ingredients needed to build the perfect pizza." for x in items
-    ], PIZZA_QUESTION
+    template = "{} is one of the secret ingredients needed to build the perfect pizza."
+    return [template.format(x) for x in PIZZA_ITEMS[:n]], PIZZA_QUESTION
 
 
 def build_haystack(essays: Sequence[str], n_tokens: int, counter: TokenCounter) -> str:
@@ -99,9 +86,7 @@ def build_haystack(essays: Sequence[str], n_tokens: int, counter: TokenCounter) 
     return "".join(parts)
 
 
-def insert_needles(
-    haystack: str, needles: Sequence[str], depth: float
-) -> tuple[str, list[tuple[int, int]]]:
+def insert_needles(haystack: str, needles: Sequence[str], depth: float) -> tuple[str, list[tuple[int, int]]]:
     """Insert needles at sentence ends: the first at `depth`, the rest spread after it.
 
     Returns:
@@ -136,65 +121,64 @@ def covered(ctx: AssembledContext, span: tuple[int, int]) -> bool:
 
 
 def _percentiles(values: Sequence[float]) -> dict[str, float]:
-    if not values:
-        return {"p50": 0.0, "p95": 0.0}
-    arr = np.asarray(values, dtype=np.float64)
-    return {"p50": float(np.percentile(arr, 50)), "p95": float(np.percentile(arr, 95))}
+    p50, p95 = np.percentile(np.asarray(values, dtype=np.float64), [50, 95]) if values else (0.0, 0.0)
+    return {"p50": float(p50), "p95": float(p95)}
 
 
+@dataclass
 class _Bench:
     """Builds one throwaway memory per case and measures lookups."""
 
-    def __init__(
-        self,
-        encoder: TextEncoder,
-        counter: TokenCounter,
-        *,
-        config: AssemblyConfig,
-        cache_bytes: int,
-        fusion: str,
-        repeats: int,
-    ) -> None:
-        self.encoder, self.memo = encoder, MemoEncoder(encoder)
-        self.counter, self.config, self.fusion = counter, config, fusion
-        self.cache_bytes, self.repeats = cache_bytes, repeats
+    encoder: TextEncoder
+    counter: TokenCounter
+    config: AssemblyConfig
+    cache_bytes: int
+    fusion: str
+    repeats: int
 
-    def run(
-        self, context: str, query: str, spans: Sequence[tuple[int, int]], *, budget: int
-    ) -> dict[str, Any]:
+    def __post_init__(self) -> None:
+        self.memo = MemoEncoder(self.encoder)  # span vectors shared by every build
+
+    def _memory(self, store: MemoryStore, encoder: TextEncoder, **kwargs: Any) -> BlockMemory:
+        return BlockMemory(
+            store,
+            "case",
+            encoder=encoder,
+            counter=self.counter,
+            encoder_name="bench",
+            config=self.config,
+            fusion=self.fusion,
+            **kwargs,
+        ).open()
+
+    def _lookups(self, memory: BlockMemory, query: str, budget: int) -> tuple[Any, ...]:
+        lookups, encodes, ctx = [], [], None
+        for _ in range(max(1, self.repeats)):
+            t0 = time.perf_counter()
+            self.encoder.encode([query])  # timed apart: the model's share of a lookup
+            t1 = time.perf_counter()
+            ctx = memory.context(query, budget=budget)
+            t2 = time.perf_counter()
+            encodes.append((t1 - t0) * 1000)
+            lookups.append((t2 - t1) * 1000)
+        return ctx, lookups, statistics.median(encodes)
+
+    def run(self, context: str, query: str, spans: Sequence[tuple[int, int]], *, budget: int) -> dict[str, Any]:
+        """Build (through the span memo), reopen memory-mapped, look up, check spans."""
         tmp = Path(tempfile.mkdtemp(prefix="ragmem-bench-"))
         try:
             store = MemoryStore(tmp / "bench.sqlite3", tmp / "faiss").open()
-            kwargs = {"encoder_name": "bench", "config": self.config, "fusion": self.fusion}
             t0 = time.perf_counter()
-            BlockMemory(
-                store, "case", encoder=self.memo, counter=self.counter, **kwargs
-            ).open().add("case", context)
-            build_s = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            memory = BlockMemory(
-                store,
-                "case",
-                encoder=self.encoder,
-                counter=self.counter,
-                mmap=True,
-                cache=BlockCache(self.cache_bytes),
-                **kwargs,
-            ).open()
-            open_s = time.perf_counter() - t0
-            lookups, encodes, ctx = [], [], None
-            for _ in range(self.repeats):
-                t0 = time.perf_counter()
-                self.encoder.encode([query])
-                encodes.append((time.perf_counter() - t0) * 1000)
-                t0 = time.perf_counter()
-                ctx = memory.context(query, budget=budget)
-                lookups.append((time.perf_counter() - t0) * 1000)
+            self._memory(store, self.memo).add("case", context)
+            t1 = time.perf_counter()
+            memory = self._memory(store, self.encoder, mmap=True, cache=BlockCache(self.cache_bytes))
+            t2 = time.perf_counter()
+            ctx, lookups, encode_ms = self._lookups(memory, query, budget)
             hits = memory.search(query, self.config.scaled(budget).top_k)
+            stats = memory.stats()
             store.close()
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-        assert ctx is not None
         found = [covered(ctx, s) for s in spans]
         block_hit = [any(h.start < e and s < h.end for h in hits) for s, e in spans]
         return {
@@ -202,11 +186,11 @@ class _Bench:
             "recall": sum(found) / len(found),
             "block_hit": sum(block_hit) / len(spans),
             "lookup_ms": lookups,
-            "query_encode_ms_p50": statistics.median(encodes),
-            "build_s": build_s,
-            "open_s": open_s,
+            "query_encode_ms_p50": encode_ms,
+            "build_s": t1 - t0,
+            "open_s": t2 - t1,
             "context_tokens": ctx.n_tokens,
-            "stats": memory.stats(),
+            "stats": stats,
         }
 
 
@@ -226,11 +210,11 @@ def _default_tools(
     return encoder, counter
 
 
-def _summary(rows: list[dict[str, Any]], total_tokens: int | None = None) -> dict[str, Any]:
+def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     lookups = [ms for r in rows for ms in r.pop("lookup_ms")]
     builds = [r["build_s"] for r in rows]
     pct = _percentiles(lookups)
-    out = {
+    return {
         "recall": statistics.fmean(r["recall"] for r in rows),
         "block_hit": statistics.fmean(r["block_hit"] for r in rows),
         "lookup_ms_p50": pct["p50"],
@@ -242,9 +226,12 @@ def _summary(rows: list[dict[str, Any]], total_tokens: int | None = None) -> dic
         "peak_rss_mb": peak_rss_mb(),
         "cases": len(rows),
     }
-    if total_tokens is not None:
-        out["tokens"] = total_tokens
-    return out
+
+
+def _result(row: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """One JSON row: `extra`, the case's scores, and its median lookup."""
+    p50 = _percentiles(row["lookup_ms"])["p50"]
+    return extra | {k: v for k, v in row.items() if k != "lookup_ms"} | {"lookup_ms_p50": p50}
 
 
 def run_needle(
@@ -277,9 +264,7 @@ def run_needle(
     folder = Path(essays_dir)
     essays = [p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.txt"))]
     needle_texts, question = needles_for(needles)
-    bench = _Bench(
-        encoder, counter, config=config, cache_bytes=cache_bytes, fusion=fusion, repeats=repeats
-    )
+    bench = _Bench(encoder, counter, config, cache_bytes, fusion, repeats)
     summary, results, done, total = {}, [], 0, len(tokens) * len(depths)
     for n_tokens in tokens:
         haystack = build_haystack(essays, n_tokens, counter)
@@ -288,15 +273,7 @@ def run_needle(
             text, spans = insert_needles(haystack, needle_texts, depth)
             row = bench.run(text, question, spans, budget=budget)
             rows.append(row)
-            results.append(
-                {
-                    "tokens": n_tokens,
-                    "depth": depth,
-                    "needles": needles,
-                    "lookup_ms_p50": _percentiles(row["lookup_ms"])["p50"],
-                    **{k: v for k, v in row.items() if k != "lookup_ms"},
-                }
-            )
+            results.append(_result(row, tokens=n_tokens, depth=depth, needles=needles))
             done += 1
             if progress is not None:
                 progress(done, total)
@@ -326,18 +303,14 @@ def load_passkey(path: str | Path, *, limit: int | None = None) -> Iterator[Case
 
 
 def _passkey_lines(fh: Any, stem: str, limit: int | None) -> Iterator[Case]:
-    for i, line in enumerate(fh):
-        if limit is not None and i >= limit:
-            return
+    for i, line in zip(range(limit if limit is not None else 2**62), fh, strict=False):
         record = json.loads(line)
         yield Case(f"{stem}:{i}", record["context"], record["input"], (str(record["answer"]),))
 
 
 def _jsonl_gz(path: Path, limit: int | None) -> Iterator[tuple[int, dict[str, Any]]]:
     with gzip.open(path, "rt", encoding="utf-8") as fh:
-        for i, line in enumerate(fh):
-            if limit is not None and i >= limit:
-                return
+        for i, line in zip(range(limit if limit is not None else 2**62), fh, strict=False):
             yield i, json.loads(line)
 
 
@@ -403,9 +376,7 @@ def run_longctx(
         "results": [one row per case]}`.
     """
     encoder, counter = _default_tools(encoder, counter)
-    bench = _Bench(
-        encoder, counter, config=config, cache_bytes=cache_bytes, fusion=fusion, repeats=repeats
-    )
+    bench = _Bench(encoder, counter, config, cache_bytes, fusion, repeats)
     cases = list(load_longctx(file, limit=limit))
     groups: dict[str, list[dict[str, Any]]] = {}
     results = []
@@ -416,23 +387,10 @@ def run_longctx(
         row = bench.run(case.context, case.query, spans, budget=budget)
         row["tokens"] = row.pop("stats")["tokens"]
         groups.setdefault(case.case_id.split(":")[0], []).append(row)
-        results.append(
-            {
-                "case": case.case_id,
-                "lookup_ms_p50": _percentiles(row["lookup_ms"])["p50"],
-                **{k: v for k, v in row.items() if k != "lookup_ms"},
-            }
-        )
+        results.append(_result(row, case=case.case_id))
         if progress is not None:
             progress(done, len(cases))
     summary = {name: _summary(rows) for name, rows in groups.items()}
-    return {
-        "summary": summary,
-        "results": results,
-        "config": {
-            "budget": budget,
-            "limit": limit,
-            "fusion": fusion,
-            "shape": vars(config.scaled(budget)),
-        },
-    }
+    shape = vars(config.scaled(budget))
+    config_out = {"budget": budget, "limit": limit, "fusion": fusion, "shape": shape}
+    return {"summary": summary, "results": results, "config": config_out}

@@ -101,9 +101,7 @@ class BlockMemory:
 
         info = self._info()
         path = self.store.faiss_path(info.id)
-        n_reps = self.store.query(
-            "SELECT COUNT(*) FROM memory_reps WHERE memory_id = ?", (info.id,)
-        )[0][0]
+        n_reps = self.store.query("SELECT COUNT(*) FROM memory_reps WHERE memory_id = ?", (info.id,))[0][0]
         if path.exists():
             flags = faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY if self.mmap else 0
             index = faiss.read_index(str(path), flags)
@@ -169,9 +167,7 @@ class BlockMemory:
         if not self._index_writable:
             self._index = self._reload_writable()
         self._index.add_with_ids(built.vectors, built.rep_ids(REP_STRIDE))
-        self._spans.extend(
-            BlockSpan(b.block_id, b.source, b.start, b.end, b.n_tokens) for b in built.blocks
-        )
+        self._spans.extend(BlockSpan(b.block_id, b.source, b.start, b.end, b.n_tokens) for b in built.blocks)
         self._dirty = True
         if flush:
             self.flush()

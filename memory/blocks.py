@@ -48,9 +48,7 @@ def split_units(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _split_oversize(
-    text: str, span: tuple[int, int], counter: TokenCounter, block_tokens: int
-) -> list[Block]:
+def _split_oversize(text: str, span: tuple[int, int], counter: TokenCounter, block_tokens: int) -> list[Block]:
     """Cut one unit longer than `block_tokens` at token boundaries."""
     start, end = span
     offsets = counter.offsets(text[start:end])

@@ -32,6 +32,16 @@ def mean_vector(vectors: np.ndarray) -> np.ndarray:
     return (mean / norm if norm > 0 else mean).astype(np.float32)
 
 
+def _block_reps(
+    block_id: int, block: Block, spans: list[tuple[int, int]], span_vecs: np.ndarray, reps: int
+) -> list[RepRow]:
+    """A block's span representatives plus their mean (only the mean when `reps == 1`)."""
+    chosen = [] if reps == 1 else list(zip(spans, span_vecs, strict=True))
+    if reps == 1 or len(spans) > 1:
+        chosen.append(((block.start, block.start), mean_vector(span_vecs)))
+    return [RepRow(block_id, j, s, e, vec) for j, ((s, e), vec) in enumerate(chosen)]
+
+
 def build_blocks(
     text: str,
     blocks: Sequence[Block],
@@ -66,33 +76,18 @@ def build_blocks(
     spans_per_block: list[list[tuple[int, int]]] = []
     for block in blocks:
         spans = salient_spans(text, block, idf, n_spans=n_spans, max_chars=max_span_chars)
-        spans_per_block.append(
-            spans or [(block.start, min(block.end, block.start + max_span_chars))]
-        )
+        spans_per_block.append(spans or [(block.start, min(block.end, block.start + max_span_chars))])
     flat = [text[s:e] for spans in spans_per_block for s, e in spans]
     vectors = encode_unique(encoder, flat)
-    rows, rep_rows, out = [], [], []
-    cursor = 0
+    rows, rep_rows, cursor = [], [], 0
     for i, (block, spans) in enumerate(zip(blocks, spans_per_block, strict=True)):
         block_id = first_id + i
         rows.append(
-            BlockRow(
-                block_id,
-                source,
-                block.start,
-                block.end,
-                block.n_tokens,
-                text[block.start : block.end],
-            )
+            BlockRow(block_id, source, block.start, block.end, block.n_tokens, text[block.start : block.end])
         )
-        span_vecs = vectors[cursor : cursor + len(spans)]
+        rep_rows.extend(_block_reps(block_id, block, spans, vectors[cursor : cursor + len(spans)], reps))
         cursor += len(spans)
-        chosen = [] if reps == 1 else list(zip(spans, span_vecs, strict=True))
-        if reps == 1 or len(spans) > 1:
-            chosen.append(((block.start, block.start), mean_vector(span_vecs)))
-        for j, ((s, e), vec) in enumerate(chosen):
-            rep_rows.append(RepRow(block_id, j, s, e, vec))
-            out.append(vec)
+    out = [r.vector for r in rep_rows]
     dim = vectors.shape[1] if vectors.ndim == 2 else encoder.dim
     matrix = np.vstack(out).astype(np.float32) if out else np.zeros((0, dim), np.float32)
     return BuiltBlocks(blocks=rows, reps=rep_rows, vectors=matrix)

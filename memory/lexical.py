@@ -68,9 +68,7 @@ class LexicalIndex:
         for text in texts:
             counts = Counter(lexical_terms(text))
             row = len(self._lengths)
-            cols = np.fromiter(
-                (self._term_id(t) for t in counts), dtype=np.int32, count=len(counts)
-            )
+            cols = np.fromiter((self._term_id(t) for t in counts), dtype=np.int32, count=len(counts))
             for col in cols:
                 self._df[col] += 1
             self._rows.append(np.full(len(cols), row, dtype=np.int32))

@@ -154,18 +154,14 @@ class SessionMemoryService:
         Raises:
             SessionNotFoundError: when it does not exist.
         """
-        rows = self.store.query(
-            "SELECT id, name, created_at FROM memory_sessions WHERE id = ?", (session_id,)
-        )
+        rows = self.store.query("SELECT id, name, created_at FROM memory_sessions WHERE id = ?", (session_id,))
         if not rows:
             raise SessionNotFoundError(f"no session {session_id!r}")
         return Session(*rows[0])
 
     def list_sessions(self) -> list[Session]:
         """Every session, oldest first."""
-        rows = self.store.query(
-            "SELECT id, name, created_at FROM memory_sessions ORDER BY created_at"
-        )
+        rows = self.store.query("SELECT id, name, created_at FROM memory_sessions ORDER BY created_at")
         return [Session(*row) for row in rows]
 
     def delete_session(self, session_id: str) -> None:
@@ -211,9 +207,7 @@ class SessionMemoryService:
         self._memory(session_id, "recall").add(f"message:{seq}", f"{role}: {content}", flush=False)
         return Message(session_id, seq, role, content, now)
 
-    def messages(
-        self, session_id: str, *, since: int = 0, limit: int | None = None
-    ) -> list[Message]:
+    def messages(self, session_id: str, *, since: int = 0, limit: int | None = None) -> list[Message]:
         """Messages with `seq >= since`, in order (at most `limit`)."""
         self.get_session(session_id)
         rows = self.store.query(
@@ -263,9 +257,7 @@ class SessionMemoryService:
         """
         self.get_session(session_id)
         with self.store.transaction() as conn:
-            cursor = conn.execute(
-                "DELETE FROM memory_core WHERE session_id = ? AND key = ?", (session_id, key)
-            )
+            cursor = conn.execute("DELETE FROM memory_core WHERE session_id = ? AND key = ?", (session_id, key))
         if cursor.rowcount == 0:
             raise MemoryNotFoundError(f"no core memory {key!r} in session {session_id!r}")
 
@@ -286,9 +278,7 @@ class SessionMemoryService:
                 "SELECT COALESCE(MAX(id), -1) + 1 FROM memory_archival WHERE session_id = ?",
                 (session_id,),
             ).fetchone()[0]
-            conn.execute(
-                "INSERT INTO memory_archival VALUES (?, ?, ?, ?)", (session_id, rec_id, text, now)
-            )
+            conn.execute("INSERT INTO memory_archival VALUES (?, ?, ?, ?)", (session_id, rec_id, text, now))
         self._memory(session_id, "archival").add(f"archival:{rec_id}", text, flush=False)
         return ArchivalRecord(rec_id, text, now)
 
@@ -296,9 +286,7 @@ class SessionMemoryService:
         """Archival passages most relevant to `query`, best first."""
         self.get_session(session_id)
         hits = self._memory(session_id, "archival").search(query, k=max(k, 1) * 2)
-        rows = self.store.query(
-            "SELECT id, text FROM memory_archival WHERE session_id = ?", (session_id,)
-        )
+        rows = self.store.query("SELECT id, text FROM memory_archival WHERE session_id = ?", (session_id,))
         return _by_source(hits, "archival", dict(rows))[:k]
 
     # -- context -------------------------------------------------------------------------------
@@ -330,9 +318,7 @@ class SessionMemoryService:
                     archival.append(hit)
                     room, used = room - n, used + n
         recall = self._memory(session_id, "recall").context(query, budget=max(0, budget - used))
-        return SessionContext(
-            session_id, core, archival, recall, used + recall.n_tokens, budget, notes
-        )
+        return SessionContext(session_id, core, archival, recall, used + recall.n_tokens, budget, notes)
 
 
 def _by_source(hits: list[BlockHit], tier: str, texts: dict[int, str]) -> list[MemoryHit]:

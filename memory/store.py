@@ -180,17 +180,12 @@ class MemoryStore:
 
     # -- blocks and representatives ----------------------------------------------------
 
-    def add_blocks(
-        self, memory_id: int, blocks: Sequence[BlockRow], reps: Sequence[RepRow]
-    ) -> None:
+    def add_blocks(self, memory_id: int, blocks: Sequence[BlockRow], reps: Sequence[RepRow]) -> None:
         """Store blocks and their representatives in one transaction."""
         with self.transaction() as conn:
             conn.executemany(
                 "INSERT INTO memory_blocks VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (memory_id, b.block_id, b.source, b.start, b.end, b.n_tokens, b.text)
-                    for b in blocks
-                ],
+                [(memory_id, b.block_id, b.source, b.start, b.end, b.n_tokens, b.text) for b in blocks],
             )
             conn.executemany(
                 "INSERT INTO memory_reps VALUES (?, ?, ?, ?, ?, ?)",
@@ -237,8 +232,7 @@ class MemoryStore:
             return {}
         marks = ",".join("?" * len(block_ids))
         texts = self.query(
-            "SELECT block_id, text FROM memory_blocks WHERE memory_id = ? "
-            f"AND block_id IN ({marks})",
+            f"SELECT block_id, text FROM memory_blocks WHERE memory_id = ? AND block_id IN ({marks})",
             (memory_id, *block_ids),
         )
         vecs: dict[int, list[bytes]] = {}
@@ -256,16 +250,13 @@ class MemoryStore:
             for block_id, text in texts
         }
 
-    def iter_reps(
-        self, memory_id: int, dim: int, *, stride: int
-    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def iter_reps(self, memory_id: int, dim: int, *, stride: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """`(ids, vectors)` batches of every representative, id = block_id * stride + j."""
         with self._lock:
             conn = self.open()._conn
             assert conn is not None
             cursor = conn.execute(
-                "SELECT block_id * ? + j, vector FROM memory_reps WHERE memory_id = ? "
-                "ORDER BY block_id, j",
+                "SELECT block_id * ? + j, vector FROM memory_reps WHERE memory_id = ? ORDER BY block_id, j",
                 (stride, memory_id),
             )
             while rows := cursor.fetchmany(8192):

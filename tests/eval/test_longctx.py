@@ -62,19 +62,13 @@ def test_covered_spans_adjacent_pieces():
 def test_loaders_read_original_formats(tmp_path):
     kv = tmp_path / "kv-retrieval-3_keys.jsonl.gz"
     with gzip.open(kv, "wt") as fh:
-        fh.write(
-            json.dumps(
-                {"ordered_kv_records": [["k1", "v1"], ["k2", "v2"]], "key": "k2", "value": "v2"}
-            )
-        )
+        fh.write(json.dumps({"ordered_kv_records": [["k1", "v1"], ["k2", "v2"]], "key": "k2", "value": "v2"}))
     case = next(load_kv_retrieval(kv))
     assert case.golds == ('"k2": "v2"',) and case.golds[0] in case.context and "k2" in case.query
     lines = tmp_path / "3_lines.jsonl.gz"
     prompt = "Record:\nline a-b: REGISTER_CONTENT is <1>\nNow the record is over. Tell me line a-b?"
     with gzip.open(lines, "wt") as fh:
-        fh.write(
-            json.dumps({"prompt": prompt, "correct_line": "line a-b: REGISTER_CONTENT is <1>\n"})
-        )
+        fh.write(json.dumps({"prompt": prompt, "correct_line": "line a-b: REGISTER_CONTENT is <1>\n"}))
     case = next(load_longeval_lines(lines))
     assert case.golds[0] in case.context and case.query.startswith("Now the record is over")
     archive = tmp_path / "passkey_archive.zip"

@@ -77,18 +77,13 @@ def test_empty_memory_and_zero_budget(store, hash_encoder):
 
 @pytest.mark.integration
 def test_needle_found_with_minilm(store, embedder):
-    needle = (
-        "The best thing to do in San Francisco is eat a sandwich and sit in Dolores Park"
-        " on a sunny day."
-    )
+    needle = "The best thing to do in San Francisco is eat a sandwich and sit in Dolores Park on a sunny day."
     base = haystack(1500)
     memory_names = []
     for depth in (0.1, 0.5, 0.8):
         text, _ = with_needle(base, needle, depth)
         name = f"doc-{depth}"
-        memory = BlockMemory(
-            store, name, encoder=embedder, counter=HFTokenCounter(embedder.tokenizer)
-        )
+        memory = BlockMemory(store, name, encoder=embedder, counter=HFTokenCounter(embedder.tokenizer))
         memory.open().add(name, text)
         memory_names.append(name)
         ctx = memory.context("What is the best thing to do in San Francisco?", budget=1024)

@@ -11,9 +11,7 @@ from memory.tokens import RegexTokenCounter, lexical_terms
 pytestmark = pytest.mark.unit
 
 COUNTER = RegexTokenCounter()
-TEXT = " ".join(
-    f"Sentence number {i} talks about topic {i % 7} at some length." for i in range(200)
-)
+TEXT = " ".join(f"Sentence number {i} talks about topic {i % 7} at some length." for i in range(200))
 
 
 def test_units_cover_text_without_gaps():

@@ -31,9 +31,7 @@ def tmp_store(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def service(tmp_store, embedder):
-    svc = SessionMemoryService(
-        tmp_store, encoder=embedder, counter=HFTokenCounter(embedder.tokenizer)
-    )
+    svc = SessionMemoryService(tmp_store, encoder=embedder, counter=HFTokenCounter(embedder.tokenizer))
     yield svc
     svc.close()
 
@@ -98,9 +96,7 @@ def test_context_has_every_tier_within_budget(service, session):
 
 def test_persistence_and_delete(tmp_store, embedder, service, session):
     service.close()
-    again = SessionMemoryService(
-        tmp_store, encoder=embedder, counter=HFTokenCounter(embedder.tokenizer)
-    )
+    again = SessionMemoryService(tmp_store, encoder=embedder, counter=HFTokenCounter(embedder.tokenizer))
     assert again.get_session(session.id).name == "planning"
     assert again.recall_search(session.id, "flight UA-2231", k=1)[0].ref_id == 4
     other = again.create_session()
