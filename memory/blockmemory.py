@@ -93,6 +93,7 @@ class BlockMemory:
         self._spans = [BlockSpan(*row) for row in rows]
         for texts in self.store.iter_block_texts(self.info.id):
             self._lexical.add(texts)
+        self._lexical.prepare()
         self._index = self._load_index()
         return self
 
@@ -168,6 +169,7 @@ class BlockMemory:
             self._index = self._reload_writable()
         self._index.add_with_ids(built.vectors, built.rep_ids(REP_STRIDE))
         self._spans.extend(BlockSpan(b.block_id, b.source, b.start, b.end, b.n_tokens) for b in built.blocks)
+        self._lexical.prepare()
         self._dirty = True
         if flush:
             self.flush()

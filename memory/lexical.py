@@ -59,6 +59,7 @@ class LexicalIndex:
         self._lengths: list[int] = []
         self._df: list[int] = []
         self._matrix: sparse.csc_matrix | None = None
+        self._length_array = np.zeros(0, dtype=np.float32)
 
     def __len__(self) -> int:
         return len(self._lengths)
@@ -89,8 +90,10 @@ class LexicalIndex:
         n = len(self._lengths)
         return [bm25_idf(self._df[self.vocab[t]] if t in self.vocab else 0, n) for t in terms]
 
-    def _csc(self) -> sparse.csc_matrix:
+    def prepare(self) -> sparse.csc_matrix:
+        """Build the column-major matrix used by `scores` (done lazily; call it to warm up)."""
         if self._matrix is None:
+            self._length_array = np.asarray(self._lengths, dtype=np.float32)
             shape = (len(self._lengths), len(self.vocab))
             if self._rows:
                 rows, cols = np.concatenate(self._rows), np.concatenate(self._cols)
@@ -109,8 +112,8 @@ class LexicalIndex:
         terms = [t for t in dict.fromkeys(lexical_terms(query)) if t in self.vocab]
         if not terms or n == 0:
             return out
-        matrix = self._csc()
-        lengths = np.asarray(self._lengths, dtype=np.float32)
+        matrix = self.prepare()
+        lengths = self._length_array
         avgdl = float(lengths.mean())
         for term in terms:
             col = self.vocab[term]
