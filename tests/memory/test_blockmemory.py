@@ -89,3 +89,18 @@ def test_needle_found_with_minilm(store, embedder):
         ctx = memory.context("What is the best thing to do in San Francisco?", budget=1024)
         assert needle in ctx.text(), depth
         assert ctx.n_tokens <= 1024
+
+
+@pytest.mark.unit
+def test_document_memory_is_built_once_per_version(store, hash_encoder):
+    from memory.longdoc import document_context, open_document_memory
+
+    text = haystack(200) + " The launch code is 4471."
+    kwargs = {"collection": "c", "document_id": 7, "encoder": hash_encoder, "counter": RegexTokenCounter()}
+    first = open_document_memory(store, text=text, **kwargs)
+    again = open_document_memory(store, text=text, **kwargs)
+    assert len(first) == len(again) > 0 and first.name == again.name
+    edited = open_document_memory(store, text=text + " More.", **kwargs)
+    assert edited.name != first.name
+    ctx = document_context(again, "launch code 4471", budget=300)
+    assert "4471" in ctx.text() and all(p.source == "document:7" for p in ctx.pieces)
