@@ -10,7 +10,8 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
 from api.errors import install_error_handlers
-from api.routes import collections, documents, health, jobs, query
+from api.routes import benchmarks, collections, documents, health, jobs, query
+from eval.jobs import run_benchmark_job
 from rag.jobs import JobWorker
 from rag.service import RagService
 from rag.settings import Settings, get_settings, offline_environment
@@ -27,7 +28,7 @@ def create_app(settings: Settings | None = None, *, service: RagService | None =
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         svc = service or RagService(settings)
         await run_in_threadpool(svc.open)
-        worker = JobWorker(svc)
+        worker = JobWorker(svc, {"benchmark": lambda job_id: run_benchmark_job(svc, job_id)})
         worker.start()
         app.state.service, app.state.worker = svc, worker
         log.info("ragmem serving data dir %s", settings.data_dir.resolve())
@@ -39,6 +40,6 @@ def create_app(settings: Settings | None = None, *, service: RagService | None =
     app = FastAPI(title="ragmem", version="0.1.0", lifespan=lifespan,
                   description="Documents in, cited answers out; long-context memory; benchmarks.")
     install_error_handlers(app)
-    for module in (health, collections, documents, jobs, query):
+    for module in (health, collections, documents, jobs, query, benchmarks):
         app.include_router(module.router)
     return app

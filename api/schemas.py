@@ -131,3 +131,30 @@ class Health(BaseModel):
 
 class ErrorBody(BaseModel):
     detail: str
+
+
+class BenchmarkRequest(Strict):
+    dataset: str = Field(..., description="A dataset name in the server's datasets folder",
+                         examples=["hotpotqa_train_100"])
+    retrievers: list[str] = Field(["bm25", "dense", "hybrid"], min_length=1)
+    k: list[int] = Field([1, 2, 5, 10], min_length=1)
+    limit: int | None = Field(None, ge=1, description="only the first N questions")
+    split: str = "test"
+
+
+class BenchmarkAccepted(BaseModel):
+    id: str
+    status: str
+
+
+class BenchmarkOut(BaseModel):
+    id: str
+    status: Literal["queued", "running", "done", "failed"]
+    stage: str
+    progress: JobProgress
+    result: dict[str, Any] | None
+    error: str | None
+
+
+class DatasetList(BaseModel):
+    datasets: dict[str, dict[str, str]]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections.abc import Callable, Mapping
 
 from rag.errors import RagmemError
 from rag.service import RagService
@@ -17,11 +18,19 @@ log = logging.getLogger(__name__)
 _STOP = "__stop__"
 
 
-class JobWorker:
-    """One thread draining a queue of job ids."""
+JobHandler = Callable[[str], None]
 
-    def __init__(self, service: RagService) -> None:
+
+class JobWorker:
+    """One thread draining a queue of job ids, running each by its kind.
+
+    `index` jobs run `RagService.run_job`; callers from higher floors register other kinds
+    (the API registers `benchmark`).
+    """
+
+    def __init__(self, service: RagService, handlers: Mapping[str, JobHandler] | None = None) -> None:
         self.service = service
+        self.handlers: dict[str, JobHandler] = {"index": service.run_job, **(handlers or {})}
         self._queue: queue.Queue[str] = queue.Queue()
         self._thread: threading.Thread | None = None
 
@@ -52,7 +61,13 @@ class JobWorker:
     def _run(self) -> None:
         while (job_id := self._queue.get()) != _STOP:
             try:
-                self.service.run_job(job_id)
+                kind = self.service.store.get_job(job_id)["kind"]
+                handler = self.handlers.get(kind)
+                if handler is None:
+                    self.service.store.update_job(job_id, status="failed",
+                                                  error=f"no handler for job kind {kind!r}")
+                    continue
+                handler(job_id)
             except (RagmemError, OSError, ValueError, RuntimeError) as exc:
                 # Already recorded on the job by run_job; the worker carries on.
                 log.error("job %s failed: %s", job_id, exc)

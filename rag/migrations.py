@@ -59,6 +59,12 @@ MIGRATIONS: list[str] = [
         updated REAL NOT NULL
     );
     """,
+    # 2: jobs carry their request (payload) and outcome (result) as JSON.
+    """
+    ALTER TABLE jobs ADD COLUMN payload TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE jobs ADD COLUMN result TEXT;
+    ALTER TABLE jobs ADD COLUMN stage TEXT NOT NULL DEFAULT ''
+    """,
 ]
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from indexes.embedder import Embedder
@@ -100,8 +100,16 @@ class RagService:
 
     def run_job(self, job_id: str, progress: Progress | None = None) -> None:
         """Index what a job stands for (every pending op of its collection)."""
-        job = self.store.get_job(job_id)
-        collection = self.store.get_collection(job["collection"])
+        collection = self.store.get_collection(self.store.get_job(job_id)["collection"])
+        self.run_tracked(job_id, lambda report: self.indexes.sync(collection, report), progress)
+
+    def run_tracked(self, job_id: str, work: Callable[[Progress], Any],
+                    progress: Progress | None = None) -> Any:
+        """Run `work(report)` as a job: status, progress and outcome are kept in SQLite.
+
+        A failure is recorded on the job and then propagates; a dict returned by `work`
+        is stored as the job's result.
+        """
         self.store.update_job(job_id, status="running")
 
         def report(done: int, total: int) -> None:
@@ -111,14 +119,17 @@ class RagService:
 
         finished = False
         try:
-            self.indexes.sync(collection, report)
+            outcome = work(report)
             finished = True
         finally:
             if not finished:  # record why on the job; the error still propagates
                 exc = sys.exc_info()[1]
                 self.store.update_job(job_id, status="failed", error=f"{type(exc).__name__}: {exc}")
-        final = self.store.get_job(job_id)
-        self.store.update_job(job_id, status="done", done=final["total"])
+        fields: dict[str, Any] = {"status": "done", "done": self.store.get_job(job_id)["total"]}
+        if isinstance(outcome, dict):
+            fields["result"] = outcome
+        self.store.update_job(job_id, **fields)
+        return outcome
 
     def delete_document(self, collection: CollectionRow, doc_id: str) -> str | None:
         """Delete a document: gone from SQLite and the live indexes at once.
@@ -153,14 +164,14 @@ class RagService:
     def retrieve(self, collection: CollectionRow, query: str, *, retriever: str | None = None,
                  top_k: int | None = None) -> tuple[list[Passage], dict[str, Any]]:
         """Top passages for `query` with the retrieval trace."""
-        k = top_k or self.settings.retrieval.top_k
+        k = self.settings.retrieval.top_k if top_k is None else top_k
         self._validate(query, k, "query")
         return retrieve(query, retriever=self.retriever(collection, retriever), store=self.store, k=k)
 
     def ask(self, collection: CollectionRow, question: str, *, retriever: str | None = None,
             top_k: int | None = None) -> Answer:
         """A cited answer to `question` from the collection."""
-        k = top_k or self.settings.retrieval.top_k
+        k = self.settings.retrieval.top_k if top_k is None else top_k
         self._validate(question, k, "question")
         return ask(question, retriever=self.retriever(collection, retriever), store=self.store,
                    generator=self.generator, k=k)

@@ -283,20 +283,24 @@ class Store:
                     f" FROM chunks WHERE id IN ({','.join('?' * len(part))}))", part)
 
     # -- jobs -----------------------------------------------------------------
-    def create_job(self, collection: CollectionRow, *, kind: str, total: int) -> str:
+    def create_job(self, collection: CollectionRow | None, *, kind: str, total: int,
+                   payload: dict[str, Any] | None = None) -> str:
         """Record a queued job; returns its id."""
         job_id = uuid.uuid4().hex
         now = time.time()
         with self.transaction() as conn:
             conn.execute(
-                "INSERT INTO jobs(id, kind, collection_id, status, done, total, created, updated)"
-                " VALUES (?,?,?,?,?,?,?,?)",
-                (job_id, kind, collection.id, "queued", 0, total, now, now))
+                "INSERT INTO jobs(id, kind, collection_id, status, done, total, payload, created,"
+                " updated) VALUES (?,?,?,?,?,?,?,?,?)",
+                (job_id, kind, collection.id if collection else None, "queued", 0, total,
+                 json.dumps(payload or {}), now, now))
         return job_id
 
     def update_job(self, job_id: str, **fields: Any) -> None:
         """Set job fields among status, done, total, error."""
-        allowed = {"status", "done", "total", "error"}
+        allowed = {"status", "done", "total", "error", "stage", "result"}
+        if "result" in fields:
+            fields["result"] = json.dumps(fields["result"])
         if not fields or set(fields) - allowed:
             raise ValueError(f"job fields must be among {sorted(allowed)}, got {sorted(fields)}")
         sets = ", ".join(f"{k}=?" for k in fields)
@@ -311,18 +315,21 @@ class Store:
             NotFoundError: when there is no such job.
         """
         rows = self.query(
-            "SELECT j.id, j.kind, j.status, j.done, j.total, j.error, j.created, j.updated,"
-            " c.name AS collection FROM jobs j LEFT JOIN collections c ON c.id=j.collection_id"
-            " WHERE j.id=?", (job_id,))
+            "SELECT j.id, j.kind, j.status, j.done, j.total, j.error, j.stage, j.payload, j.result,"
+            " j.created, j.updated, c.name AS collection FROM jobs j"
+            " LEFT JOIN collections c ON c.id=j.collection_id WHERE j.id=?", (job_id,))
         if not rows:
             raise NotFoundError(f"job {job_id!r} not found")
-        return dict(rows[0])
+        job = dict(rows[0])
+        job["payload"] = json.loads(job["payload"])
+        job["result"] = json.loads(job["result"]) if job["result"] else None
+        return job
 
     def unfinished_jobs(self) -> list[dict[str, Any]]:
         """Queued or running jobs, oldest first (running ones were cut off by a stop)."""
-        rows = self.query("SELECT j.id, c.name AS collection FROM jobs j JOIN collections c"
-                          " ON c.id=j.collection_id WHERE j.status IN ('queued','running')"
-                          " ORDER BY j.created")
+        rows = self.query("SELECT j.id, j.kind, c.name AS collection FROM jobs j LEFT JOIN"
+                          " collections c ON c.id=j.collection_id"
+                          " WHERE j.status IN ('queued','running') ORDER BY j.created")
         return [dict(r) for r in rows]
 
 
