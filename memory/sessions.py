@@ -221,7 +221,13 @@ class SessionMemoryService:
         """Past messages most relevant to `query`, best first."""
         self.get_session(session_id)
         hits = self._memory(session_id, "recall").search(query, k=max(k, 1) * 2)
-        texts = {m.seq: f"{m.role}: {m.content}" for m in self.messages(session_id)}
+        seqs = sorted({int(h.source.rsplit(":", 1)[1]) for h in hits})
+        marks = ",".join("?" * len(seqs))
+        rows = self.store.query(
+            f"SELECT seq, role, content FROM memory_messages WHERE session_id = ? AND seq IN ({marks})",
+            (session_id, *seqs),
+        )
+        texts = {seq: f"{role}: {content}" for seq, role, content in rows}
         return _by_source(hits, "recall", texts)[:k]
 
     # -- core memory ---------------------------------------------------------------------------
