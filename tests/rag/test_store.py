@@ -35,9 +35,9 @@ def coll(store):
 
 
 # -- schema -------------------------------------------------------------------
-def test_migrations_create_schema_v1(store) -> None:
+def test_migrations_create_the_schema(store) -> None:
     conn = store._conn()
-    assert schema_version(conn) == len(MIGRATIONS) == 1
+    assert schema_version(conn) == len(MIGRATIONS) >= 1
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"collections", "documents", "chunks", "ops", "jobs"} <= tables
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -54,10 +54,28 @@ def test_migrations_are_idempotent(tmp_path) -> None:
     first.add_documents(c, [doc("hello world")])
     first.close()
     again = Store(path).connect()  # a second start re-runs migrate(): nothing changes
-    assert migrate(again._conn()) == 1
-    assert schema_version(again._conn()) == 1
+    assert migrate(again._conn()) == len(MIGRATIONS)
+    assert schema_version(again._conn()) == len(MIGRATIONS)
     assert [r["documents"] for r in again.list_collections()] == [1]
     again.close()
+
+
+def test_a_v1_database_is_upgraded_in_place(tmp_path) -> None:
+    path = tmp_path / "ragmem.sqlite3"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for statement in MIGRATIONS[0].split(";"):
+        if statement.strip():
+            conn.execute(statement)
+    conn.execute("PRAGMA user_version=1")
+    conn.execute("INSERT INTO collections(name, embedder, dim, created) VALUES ('old','e',3,0)")
+    conn.close()
+    store = Store(path).connect()
+    assert schema_version(store._conn()) == len(MIGRATIONS)
+    old = store.get_collection("old")
+    results, _ = store.add_documents(old, [doc("kept across the upgrade")])
+    assert results[0]["status"] == "created"
+    assert store.get_job(store.create_job(old, kind="index", total=1))["status"] == "queued"
+    store.close()
 
 
 def test_newer_schema_is_refused(tmp_path) -> None:
