@@ -245,7 +245,7 @@ def run_needle(
     counter: TokenCounter | None = None,
     config: AssemblyConfig = AssemblyConfig(),
     cache_bytes: int = 32 * 2**20,
-    fusion: str = "rrf",
+    fusion: str = "sum",
     repeats: int = 5,
     progress: Progress = None,
 ) -> dict[str, Any]:
@@ -360,7 +360,7 @@ def run_longctx(
     counter: TokenCounter | None = None,
     config: AssemblyConfig = AssemblyConfig(),
     cache_bytes: int = 32 * 2**20,
-    fusion: str = "rrf",
+    fusion: str = "sum",
     repeats: int = 1,
     progress: Progress = None,
 ) -> dict[str, Any]:

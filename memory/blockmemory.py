@@ -59,7 +59,7 @@ class BlockMemory:
         kind: str = "document",
         config: AssemblyConfig = AssemblyConfig(),
         cache: BlockCache | None = None,
-        fusion: str = "rrf",
+        fusion: str = "sum",
         lexical_weight: float = 1.0,
         mmap: bool = False,
     ) -> None:

@@ -35,14 +35,18 @@ def fuse(
     dense: np.ndarray,
     lexical: np.ndarray,
     *,
-    method: str = "rrf",
+    method: str = "sum",
     lexical_weight: float = 1.0,
     rrf_k: int = 60,
 ) -> np.ndarray:
     """Combine per-block dense and lexical scores into one score per block.
 
-    `rrf` is reciprocal rank fusion (Cormack et al., 2009) over the blocks each channel
-    scored; `sum` adds the dense cosine and the lexical score divided by its maximum.
+    `sum` (the default) adds the dense cosine and the lexical score divided by its
+    maximum, so an exact key match (lexical 1.0) outweighs any cosine gap; `rrf` is
+    reciprocal rank fusion (Cormack et al., 2009). Measured on LongEval 1000 lines (10
+    cases, 1024-token budget): sum 100% vs rrf 50% of gold lines in context (every block
+    shares the query's generic terms, so RRF lets a dense near-miss outrank the exact
+    key); both 100% on kv-retrieval-140.
 
     Args:
         dense: Best representative cosine per block (`-inf` where unscored).
