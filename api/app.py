@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
 from api.errors import install_error_handlers
-from api.routes import benchmarks, collections, documents, health, jobs, query
+from api.routes import benchmarks, chat, collections, documents, health, jobs, query
 from eval.jobs import run_benchmark_job
 from rag.jobs import JobWorker
 from rag.service import RagService
@@ -40,6 +40,6 @@ def create_app(settings: Settings | None = None, *, service: RagService | None =
     app = FastAPI(title="ragmem", version="0.1.0", lifespan=lifespan,
                   description="Documents in, cited answers out; long-context memory; benchmarks.")
     install_error_handlers(app)
-    for module in (health, collections, documents, jobs, query, benchmarks):
+    for module in (health, collections, documents, jobs, query, benchmarks, chat):
         app.include_router(module.router)
     return app

@@ -104,6 +104,10 @@ class AskRequest(Strict):
     question: str = Field(..., min_length=1)
     retriever: str | None = None
     top_k: int | None = Field(None, ge=1)
+    generator: str | None = Field(None, description="extractive, vllm, openai or local "
+                                  "[default: settings]", examples=["extractive"])
+    stream: bool = Field(False, description="answer as Server-Sent Events: `token` events, "
+                         "then `citations`, then `done`")
 
 
 class CitationOut(BaseModel):
@@ -158,3 +162,57 @@ class BenchmarkOut(BaseModel):
 
 class DatasetList(BaseModel):
     datasets: dict[str, dict[str, str]]
+
+
+class ChatMessage(BaseModel):
+    role: Literal["system", "user", "assistant", "tool", "developer"]
+    content: str | list[dict[str, Any]] | None = None
+
+    def text(self) -> str:
+        """The message's text (the text parts of a multi-part content)."""
+        if isinstance(self.content, list):
+            return "".join(p.get("text", "") for p in self.content if p.get("type") == "text")
+        return self.content or ""
+
+
+class ChatCompletionRequest(BaseModel):
+    """OpenAI's chat-completions request; `model` names a collection. Other OpenAI fields
+    are accepted and ignored; `retriever`, `top_k` and `generator` are ragmem's own."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: str = Field(..., description="the collection to answer from", examples=["docs"])
+    messages: list[ChatMessage] = Field(..., min_length=1)
+    stream: bool = False
+    retriever: str | None = None
+    top_k: int | None = Field(None, ge=1)
+    generator: str | None = None
+
+
+class ChatChoiceMessage(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class ChatChoice(BaseModel):
+    index: int = 0
+    message: ChatChoiceMessage
+    finish_reason: Literal["stop", "length"] = "stop"
+
+
+class ChatUsage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+class ChatCompletionResponse(BaseModel):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[ChatChoice]
+    usage: ChatUsage = ChatUsage()
+    citations: list[CitationOut]
+    abstained: bool
+    generator: str

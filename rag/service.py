@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -15,6 +16,7 @@ from indexes.embedder import Embedder
 from rag.answers import Answer, Passage
 from rag.errors import InvalidInputError
 from rag.generators.extractive import ExtractiveGenerator
+from rag.generators.factory import check_generator_name, make_answerer
 from rag.indexing import IndexManager, Progress
 from rag.ingest.documents import prepare_documents
 from rag.ingest.parsers import ParsedDocument, parse_file, parse_records
@@ -40,6 +42,8 @@ class RagService:
                                     settings.index)
         self.generator = ExtractiveGenerator(self.embedder,
                                              max_sentences=settings.generation.max_sentences)
+        self._answerers: dict[str, Any] = {self.generator.name: self.generator}
+        self._answerers_lock = threading.Lock()
 
     def open(self) -> RagService:
         """Create/migrate the database and load the embedder."""
@@ -169,12 +173,28 @@ class RagService:
         return retrieve(query, retriever=self.retriever(collection, retriever), store=self.store, k=k)
 
     def ask(self, collection: CollectionRow, question: str, *, retriever: str | None = None,
-            top_k: int | None = None) -> Answer:
-        """A cited answer to `question` from the collection."""
+            top_k: int | None = None, generator: str | None = None) -> Answer:
+        """A cited answer to `question` from the collection, by the named generator
+        (default: settings); the answer's `generator` names the backend that wrote it."""
         k = self.settings.retrieval.top_k if top_k is None else top_k
         self._validate(question, k, "question")
         return ask(question, retriever=self.retriever(collection, retriever), store=self.store,
-                   generator=self.generator, k=k)
+                   generator=self.answerer(generator), k=k)
+
+    def answerer(self, name: str | None = None) -> Any:
+        """The loaded answer generator called `name` (default: settings), started once.
+
+        Raises:
+            InvalidInputError: for an unknown name.
+            GeneratorUnavailableError, MissingDependencyError: when its model or library is missing.
+        """
+        name = check_generator_name(name or self.settings.generation.generator)
+        with self._answerers_lock:  # one engine per backend, even under concurrent first use
+            if name not in self._answerers:
+                made = make_answerer(name, self.settings.generation, embedder=self.embedder,
+                                     models_dir=self.settings.data_dir / "models")
+                self._answerers[name] = made.load()
+            return self._answerers[name]
 
 
 class _Locked:

@@ -10,7 +10,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -41,11 +41,36 @@ class RetrievalSettings(BaseModel):
     candidates: int = Field(50, ge=1, description="hits taken from each index before fusion")
 
 
-class GenerationSettings(BaseModel):
-    """Answer generation."""
+class OpenAISettings(BaseModel):
+    """An OpenAI-compatible server (`vllm serve`, ...) for the `openai` generator."""
 
-    generator: str = "extractive"
+    base_url: str = Field("http://127.0.0.1:8001/v1", description="up to and including /v1")
+    api_key: SecretStr = SecretStr("")
+    model: str | None = Field(None, description="None: the first model the server lists")
+    timeout: float = Field(120.0, gt=0, description="seconds per request")
+    tokenizer: str | None = Field(None, description="a local tokenizer folder or model name "
+                                  "for exact token budgets; None: the server's /tokenize, "
+                                  "else an estimate")
+
+
+class GenerationSettings(BaseModel):
+    """Answer generation: the default generator and the LLM backends' model and limits."""
+
+    generator: str = Field("extractive", description="extractive, vllm, openai or local")
     max_sentences: int = Field(3, ge=1, le=20)
+    model: str = Field("smollm2", description="a prepared model name (under models_dir) "
+                       "or a model folder")
+    models_dir: Path | None = Field(None, description="prepared models; None: <data_dir>/models")
+    dtype: str = Field("bfloat16", description="vLLM weights dtype (auto, bfloat16, float16, float32)")
+    local_dtype: str = Field("float32", description="the local (transformers) backend's dtype")
+    max_model_len: int = Field(2048, ge=256, description="context length the engine allows")
+    max_tokens: int = Field(256, ge=1, description="answer length cap")
+    max_context_tokens: int = Field(1536, ge=64, description="token budget for passages")
+    temperature: float = Field(0.0, ge=0)
+    enforce_eager: bool = Field(True, description="vLLM: no graph capture (faster start)")
+    kv_cache_gb: int = Field(1, ge=1, description="vLLM CPU: KV cache size (VLLM_CPU_KVCACHE_SPACE)")
+    gpu_memory_utilization: float = Field(0.9, gt=0, le=1, description="vLLM GPU memory share")
+    openai: OpenAISettings = OpenAISettings()
 
 
 class LimitSettings(BaseModel):

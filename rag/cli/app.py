@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from rag.cli import bench, documents, query
+from rag.cli import bench, documents, models, query
 
 app = typer.Typer(
     name="ragmem",
@@ -20,6 +20,7 @@ app.command("serve")(query.serve)
 app.add_typer(documents.collections_app, name="collections")
 app.add_typer(documents.documents_app, name="documents")
 app.add_typer(bench.bench_app, name="bench")
+app.add_typer(models.models_app, name="models")
 
 
 def main() -> None:

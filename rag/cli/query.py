@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from typing import Annotated
 
 import typer
@@ -24,24 +26,71 @@ RetrieverOption = Annotated[
 TopKOption = Annotated[int | None, typer.Option("--top-k", "-k", help="Passages to retrieve.")]
 
 
+GeneratorOption = Annotated[
+    str | None,
+    typer.Option("--generator", "-g", help="extractive, vllm, openai or local [default: settings]"),
+]
+StreamOption = Annotated[bool, typer.Option("--stream", help="Print the answer as it is written "
+                                            "(with --json: one JSON event per line).")]
+
+
 def ask(
     question: str,
     collection: CollectionOption = "default",
     retriever: RetrieverOption = None,
     top_k: TopKOption = None,
+    generator: GeneratorOption = None,
+    stream: StreamOption = False,
     data_dir: DataDirOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Answer a question from a collection, with citations."""
     with cli_errors():
         service = open_service(data_dir)
-        answer = service.ask(service.collection(collection), question, retriever=retriever,
-                             top_k=top_k)
+        target = service.collection(collection)
+        if stream:
+            _stream_answer(service, target, question, retriever=retriever, top_k=top_k,
+                           generator=generator, as_json=as_json)
+            return
+        answer = service.ask(target, question, retriever=retriever, top_k=top_k, generator=generator)
         emit(answer.to_dict(), as_json, _print_answer)
+
+
+def _stream_answer(service, collection, question: str, *, retriever: str | None,  # noqa: ANN001
+                   top_k: int | None, generator: str | None, as_json: bool) -> None:
+    """Print tokens as they come, then the citations (JSON lines with --json)."""
+    from rag.generators.llm_answer import answer_events
+
+    answerer = service.answerer(generator)
+    passages, trace = service.retrieve(collection, question, retriever=retriever, top_k=top_k)
+    for event in answer_events(answerer, question, passages, trace):
+        if event.answer is None:
+            if as_json:
+                _json_line({"event": "token", "text": event.text})
+            else:
+                sys.stdout.write(event.text)
+                sys.stdout.flush()
+            continue
+        data = event.answer.to_dict()
+        if as_json:
+            _json_line({"event": "done", **data})
+        else:
+            sys.stdout.write("\n")
+            _print_citations(data)
+
+
+def _json_line(data: dict) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
 
 
 def _print_answer(data: dict) -> None:
     console.print(data["answer"])
+    _print_citations(data)
+
+
+def _print_citations(data: dict) -> None:
+    console.print(f"[dim]generator: {data['generator']}[/dim]")
     for n, cite in enumerate(data["citations"], start=1):
         console.print(f"  [{n}] {cite['title']} (document {cite['document_id']}, "
                       f"chars {cite['start']}-{cite['end']})")

@@ -1,1 +1,4 @@
-"""Answer generators: extractive (no model) now; vLLM, OpenAI-compatible and local later."""
+"""Answer generators: extractive (no model) and LLM backends (vllm, openai, local).
+
+`factory.make_answerer(name, ...)` picks one; `base.Generator` is the LLM protocol.
+"""

@@ -1,0 +1,85 @@
+"""OpenAI-compatible `POST /v1/chat/completions`: `model` names a collection.
+
+The last user message is the question; the answer comes with its citations (an extra
+`citations` field, in the response or in the last stream chunk), so existing chat
+clients (the `openai` package, chat UIs) can use the service.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+
+from api.deps import ServiceDep
+from api.schemas import ChatChoice, ChatChoiceMessage, ChatCompletionRequest, ChatCompletionResponse
+from rag.errors import InvalidInputError, RagmemError
+from rag.generators.llm_answer import AnswerEvent, answer_events
+
+router = APIRouter(prefix="/v1", tags=["openai"])
+
+
+def last_user_message(body: ChatCompletionRequest) -> str:
+    """The question: the text of the last user message.
+
+    Raises:
+        InvalidInputError: when no user message has text.
+    """
+    for message in reversed(body.messages):
+        if message.role == "user" and message.text().strip():
+            return message.text()
+    raise InvalidInputError("messages hold no user message with text")
+
+
+@router.post("/chat/completions", response_model=ChatCompletionResponse,
+             responses={200: {"content": {"text/event-stream": {}},
+                              "description": "JSON, or with `stream: true` OpenAI chunks"}})
+def chat_completions(body: ChatCompletionRequest, service: ServiceDep) -> Any:
+    collection = service.store.get_collection(body.model)
+    question = last_user_message(body)
+    completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+    if not body.stream:
+        answer = service.ask(collection, question, retriever=body.retriever, top_k=body.top_k,
+                             generator=body.generator)
+        return ChatCompletionResponse(
+            id=completion_id, created=created, model=body.model,
+            choices=[ChatChoice(message=ChatChoiceMessage(content=answer.answer))],
+            citations=[c.to_dict() for c in answer.citations], abstained=answer.abstained,
+            generator=answer.generator)
+    answerer = service.answerer(body.generator)
+    passages, trace = service.retrieve(collection, question, retriever=body.retriever,
+                                       top_k=body.top_k)
+    events = answer_events(answerer, question, passages, trace)
+    head = {"id": completion_id, "object": "chat.completion.chunk", "created": created,
+            "model": body.model}
+    return StreamingResponse(chat_sse(events, head), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+def chunk(head: dict[str, Any], delta: dict[str, Any], finish: str | None = None,
+          **extra: Any) -> str:
+    """One `chat.completion.chunk` as an SSE data line."""
+    data = {**head, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
+    return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+def chat_sse(events: Iterator[AnswerEvent], head: dict[str, Any]) -> Iterator[str]:
+    """OpenAI's stream: a role chunk, content chunks, a last chunk with `finish_reason`
+    and the citations, then `data: [DONE]`. A failure mid-stream is an `error` object."""
+    yield chunk(head, {"role": "assistant", "content": ""})
+    try:
+        for event in events:
+            if event.answer is None:
+                yield chunk(head, {"content": event.text})
+                continue
+            answer = event.answer
+            yield chunk(head, {}, "stop", citations=[c.to_dict() for c in answer.citations],
+                        abstained=answer.abstained, generator=answer.generator)
+    except RagmemError as exc:
+        yield f"data: {json.dumps({'error': {'message': str(exc), 'type': 'server_error'}})}\n\n"
+    yield "data: [DONE]\n\n"
