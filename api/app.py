@@ -28,6 +28,7 @@ def create_app(settings: Settings | None = None, *, service: RagService | None =
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         svc = service or RagService(settings)
         await run_in_threadpool(svc.open)
+        await run_in_threadpool(svc.recover)
         worker = JobWorker(svc, {"benchmark": lambda job_id: run_benchmark_job(svc, job_id)})
         worker.start()
         app.state.service, app.state.worker = svc, worker

@@ -81,17 +81,22 @@ class IndexManager:
         return self.root / name
 
     def get(self, collection: CollectionRow) -> CollectionIndexes:
-        """The collection's live indexes, loaded from disk on first use.
+        """The collection's live indexes, loaded from disk and caught up on first use.
 
         Raises:
             EmbedderMismatchError: when the collection is pinned to another embedder.
         """
         with self._lock:
             live = self._live.get(collection.name)
-            if live is None or live.collection.id != collection.id:
+            fresh = live is None or live.collection.id != collection.id
+            if fresh:
                 live = self._load(collection)
                 self._live[collection.name] = live
-            return live
+        if fresh and live.applied_seq < self.store.last_op_seq(collection):
+            # First use in this process and the files are behind SQLite (a crash between
+            # commit and index write, or a lost/corrupt generation): replay the ops now.
+            self.sync(collection)
+        return live
 
     def _load(self, collection: CollectionRow) -> CollectionIndexes:
         if collection.embedder != self.embedder.name or collection.dim != self.embedder.dim:

@@ -54,7 +54,20 @@ class RagService:
     # -- collections ----------------------------------------------------------
     def create_collection(self, name: str) -> CollectionRow:
         """Create a collection pinned to the loaded embedder."""
-        return self.store.create_collection(name, embedder=self.embedder.name, dim=self.embedder.dim)
+        row = self.store.create_collection(name, embedder=self.embedder.name, dim=self.embedder.dim)
+        self.indexes.get(row)  # registered as live, so later uploads index in the background
+        return row
+
+    def recover(self) -> list[str]:
+        """Load every collection's indexes, replaying ops their files lack (at start-up).
+
+        Returns:
+            The names of the collections loaded.
+        """
+        names = [c["name"] for c in self.store.list_collections()]
+        for name in names:
+            self.indexes.get(self.store.get_collection(name))
+        return names
 
     def collection(self, name: str, *, create: bool = False) -> CollectionRow:
         """The collection called `name` (created when asked and absent)."""
