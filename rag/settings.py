@@ -22,6 +22,8 @@ class IndexSettings(BaseModel):
     batch_size: int = Field(64, ge=1, le=4096)
     bm25_k1: float = Field(1.5, ge=0)
     bm25_b: float = Field(0.75, ge=0, le=1)
+    torch_threads: int | None = Field(None, ge=1, description="torch intra-op threads for the "
+                                      "embedder (1 helps query latency on a busy CPU); None: torch's default")
 
 
 class ChunkSettings(BaseModel):
@@ -82,6 +84,23 @@ class LimitSettings(BaseModel):
     max_documents_per_request: int = Field(10_000, ge=1)
 
 
+class MemorySettings(BaseModel):
+    """Long-context memory: InfLLM block shape, block cache, session and document budgets."""
+
+    block_tokens: int = Field(128, ge=8, description="B, tokens per memory block")
+    reps: int = Field(4, ge=1, le=15, description="representative vectors per block")
+    n_init: int = Field(128, ge=0, description="sink tokens (start of the memory)")
+    n_local: int = Field(4096, ge=0, description="local window tokens (end of the memory)")
+    top_k: int = Field(16, ge=1, description="relevant blocks per lookup")
+    budget: int = Field(4096, ge=1, description="default context budget in tokens")
+    max_budget: int = Field(131072, ge=1, description="largest budget a request may ask for")
+    ask_budget: int | None = Field(None, ge=64, description="tokens of memory handed to the "
+                                   "generator by ask; None: generation.max_context_tokens")
+    archival_k: int = Field(3, ge=0, description="archival hits in a session context")
+    cache_mb: int = Field(64, ge=1, description="hot block cache (texts and vectors), MiB")
+    max_content_chars: int = Field(1_000_000, ge=1, description="longest message or passage")
+
+
 class Settings(BaseSettings):
     """Everything configurable, in one place."""
 
@@ -98,6 +117,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = RetrievalSettings()
     generation: GenerationSettings = GenerationSettings()
     limits: LimitSettings = LimitSettings()
+    memory: MemorySettings = MemorySettings()
 
 
 def offline_environment() -> None:
