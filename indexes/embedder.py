@@ -60,6 +60,17 @@ def _quiet_transformers() -> None:
     hf_logging.disable_progress_bar()
 
 
+def _set_torch_threads(n: int) -> None:
+    """Limit torch's intra-op threads (process-wide: torch has one pool per process).
+
+    On a small, shared CPU one thread gives lower and steadier query latency than
+    torch's default of one thread per core.
+    """
+    import torch
+
+    torch.set_num_threads(n)
+
+
 class Embedder:
     """Encodes texts into L2-normalized float32 vectors.
 
@@ -73,9 +84,13 @@ class Embedder:
         device: str = "cpu",
         batch_size: int = 64,
         max_seq_length: int | None = None,
+        torch_threads: int | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+        if torch_threads is not None and torch_threads < 1:
+            raise ValueError(f"torch_threads must be >= 1, got {torch_threads!r}")
+        self.torch_threads = torch_threads
         self.model_name = model
         self.device = device
         self.batch_size = batch_size
@@ -100,6 +115,8 @@ class Embedder:
                         "sentence-transformers is required: pip install sentence-transformers"
                     ) from exc
                 _quiet_transformers()
+                if self.torch_threads is not None:
+                    _set_torch_threads(self.torch_threads)
                 model = SentenceTransformer(str(path), device=self.device, local_files_only=True)
                 if self.max_seq_length:
                     model.max_seq_length = self.max_seq_length
