@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from rag.cli import bench, documents, models, query
+from rag.cli import bench_longctx  # noqa: F401  (registers `bench needle` and `bench longctx`)
 
 app = typer.Typer(
     name="ragmem",
