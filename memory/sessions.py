@@ -9,6 +9,7 @@ sinks, top-k blocks and local window of recent messages, under one token budget.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -27,11 +28,17 @@ ROLES = ("system", "user", "assistant", "tool")
 
 @dataclass(frozen=True)
 class Session:
-    """A conversation with its own memory tiers."""
+    """A conversation with its own memory tiers (`collection`: the one it asks by default)."""
 
     id: str
     name: str
     created_at: float
+    collection: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict."""
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -138,13 +145,25 @@ class SessionMemoryService:
 
     # -- sessions -------------------------------------------------------------------------
 
-    def create_session(self, name: str = "") -> Session:
-        """Create a session with a fresh id."""
-        session = Session(id=uuid.uuid4().hex, name=name, created_at=time.time())
+    def create_session(
+        self, name: str = "", *, collection: str | None = None, metadata: dict[str, Any] | None = None
+    ) -> Session:
+        """Create a session with a fresh id.
+
+        Args:
+            name: A label.
+            collection: The collection the session asks by default (informational here).
+            metadata: Any JSON-able dict kept with the session.
+        """
+        session = Session(uuid.uuid4().hex, name, time.time(), collection, dict(metadata or {}))
         with self.store.transaction() as conn:
             conn.execute(
                 "INSERT INTO memory_sessions VALUES (?, ?, ?)",
                 (session.id, session.name, session.created_at),
+            )
+            conn.execute(
+                "INSERT INTO memory_session_meta VALUES (?, ?, ?)",
+                (session.id, collection, json.dumps(session.metadata)),
             )
         return session
 
@@ -154,15 +173,26 @@ class SessionMemoryService:
         Raises:
             SessionNotFoundError: when it does not exist.
         """
-        rows = self.store.query("SELECT id, name, created_at FROM memory_sessions WHERE id = ?", (session_id,))
+        rows = self.store.query(f"{_SESSION_SQL} WHERE s.id = ?", (session_id,))
         if not rows:
             raise SessionNotFoundError(f"no session {session_id!r}")
-        return Session(*rows[0])
+        return _session(rows[0])
 
     def list_sessions(self) -> list[Session]:
         """Every session, oldest first."""
-        rows = self.store.query("SELECT id, name, created_at FROM memory_sessions ORDER BY created_at")
-        return [Session(*row) for row in rows]
+        return [_session(row) for row in self.store.query(f"{_SESSION_SQL} ORDER BY s.created_at")]
+
+    def counts(self, session_id: str) -> dict[str, int]:
+        """How many messages, core facts and archival records the session holds."""
+        self.get_session(session_id)
+        return {
+            tier: self.store.query(f"SELECT COUNT(*) FROM {table} WHERE session_id = ?", (session_id,))[0][0]
+            for tier, table in (
+                ("messages", "memory_messages"),
+                ("core", "memory_core"),
+                ("archival", "memory_archival"),
+            )
+        }
 
     def delete_session(self, session_id: str) -> None:
         """Delete a session and all its tiers.
@@ -176,7 +206,7 @@ class SessionMemoryService:
             self._memories.pop(name, None)
             self.store.delete_memory(name)
         with self.store.transaction() as conn:
-            for table in ("memory_messages", "memory_core", "memory_archival"):
+            for table in ("memory_messages", "memory_core", "memory_archival", "memory_session_meta"):
                 conn.execute(f"DELETE FROM {table} WHERE session_id = ?", (session_id,))
             conn.execute("DELETE FROM memory_sessions WHERE id = ?", (session_id,))
 
@@ -255,6 +285,23 @@ class SessionMemoryService:
                 (session_id, key, value, time.time()),
             )
 
+    def replace_core_memory(self, session_id: str, facts: dict[str, str]) -> None:
+        """Replace every pinned fact with `facts` in one transaction.
+
+        Raises:
+            ValueError: when a key is empty.
+        """
+        if any(not key.strip() for key in facts):
+            raise ValueError("core memory keys must not be empty")
+        self.get_session(session_id)
+        now = time.time()
+        with self.store.transaction() as conn:
+            conn.execute("DELETE FROM memory_core WHERE session_id = ?", (session_id,))
+            conn.executemany(
+                "INSERT INTO memory_core VALUES (?, ?, ?, ?)",
+                [(session_id, key, value, now) for key, value in facts.items()],
+            )
+
     def delete_core_memory(self, session_id: str, key: str) -> None:
         """Unpin one fact.
 
@@ -325,6 +372,17 @@ class SessionMemoryService:
                     room, used = room - n, used + n
         recall = self._memory(session_id, "recall").context(query, budget=max(0, budget - used))
         return SessionContext(session_id, core, archival, recall, used + recall.n_tokens, budget, notes)
+
+
+_SESSION_SQL = (
+    "SELECT s.id, s.name, s.created_at, m.collection, m.metadata FROM memory_sessions s "
+    "LEFT JOIN memory_session_meta m ON m.session_id = s.id"
+)
+
+
+def _session(row: tuple) -> Session:
+    session_id, name, created_at, collection, metadata = row
+    return Session(session_id, name, created_at, collection, json.loads(metadata or "{}"))
 
 
 def _by_source(hits: list[BlockHit], tier: str, texts: dict[int, str]) -> list[MemoryHit]:

@@ -37,6 +37,8 @@ CREATE TABLE IF NOT EXISTS memory_reps (
     PRIMARY KEY (memory_id, block_id, j));
 CREATE TABLE IF NOT EXISTS memory_sessions (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS memory_session_meta (
+    session_id TEXT PRIMARY KEY, collection TEXT, metadata TEXT NOT NULL DEFAULT '{}');
 CREATE TABLE IF NOT EXISTS memory_messages (
     session_id TEXT NOT NULL, seq INTEGER NOT NULL, role TEXT NOT NULL,
     content TEXT NOT NULL, created_at REAL NOT NULL, PRIMARY KEY (session_id, seq));
