@@ -20,6 +20,8 @@ from rag.generators.factory import check_generator_name, make_answerer
 from rag.indexing import IndexManager, Progress
 from rag.ingest.documents import prepare_documents
 from rag.ingest.parsers import ParsedDocument, parse_file, parse_records
+from rag.memory_ask import ask_with_memory
+from rag.memory_service import MemoryService
 from rag.pipeline import ask, retrieve
 from rag.retrievers import RETRIEVER_NAMES, TracingRetriever, build_retriever
 from rag.settings import Settings
@@ -37,13 +39,15 @@ class RagService:
         self.settings = settings
         self.store = Store(settings.data_dir / "ragmem.sqlite3")
         self.embedder = embedder or Embedder(settings.index.embedder, device=settings.index.device,
-                                             batch_size=settings.index.batch_size)
+                                             batch_size=settings.index.batch_size,
+                                             torch_threads=settings.index.torch_threads)
         self.indexes = IndexManager(self.store, self.embedder, settings.data_dir / "collections",
                                     settings.index)
         self.generator = ExtractiveGenerator(self.embedder,
                                              max_sentences=settings.generation.max_sentences)
         self._answerers: dict[str, Any] = {self.generator.name: self.generator}
         self._answerers_lock = threading.Lock()
+        self.memory = MemoryService(settings.data_dir, self.embedder, settings.memory)
 
     def open(self) -> RagService:
         """Create/migrate the database and load the embedder."""
@@ -186,11 +190,18 @@ class RagService:
         return retrieve(query, retriever=self.retriever(collection, retriever), store=self.store, k=k)
 
     def ask(self, collection: CollectionRow, question: str, *, retriever: str | None = None,
-            top_k: int | None = None, generator: str | None = None) -> Answer:
+            top_k: int | None = None, generator: str | None = None,
+            session_id: str | None = None, document_id: str | None = None) -> Answer:
         """A cited answer to `question` from the collection, by the named generator
-        (default: settings); the answer's `generator` names the backend that wrote it."""
+        (default: settings); the answer's `generator` names the backend that wrote it.
+        With `session_id` the session's memory joins the passages and the turn is kept;
+        with `document_id` the answer comes from that document's memory blocks."""
         k = self.settings.retrieval.top_k if top_k is None else top_k
         self._validate(question, k, "question")
+        if session_id is not None or document_id is not None:
+            return ask_with_memory(self, collection, question, retriever=retriever, k=k,
+                                   generator=generator, session_id=session_id,
+                                   document_id=document_id)
         return ask(question, retriever=self.retriever(collection, retriever), store=self.store,
                    generator=self.answerer(generator), k=k)
 
