@@ -1,0 +1,127 @@
+"""`ask` through memory: over one long document, or with a session's memory.
+
+Document mode hands the generator the document's assembled memory blocks instead of
+retrieved chunks; each passage keeps its offsets in the document, so citations point at
+real spans. Session mode adds the session's context (core facts, archival hits, recalled
+and recent messages) to the collection's retrieved passages, then appends the question
+and the answer to the session.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from memory.assembly import Piece
+from memory.sessions import SessionContext
+from rag.answers import Answer, Passage
+from rag.errors import InvalidInputError
+from rag.pipeline import retrieve
+from rag.store import CollectionRow
+
+if TYPE_CHECKING:
+    from rag.service import RagService
+
+NO_CHUNK = -1  # chunk_id of memory passages that are not blocks (core facts, archival)
+
+
+def merge_pieces(pieces: Sequence[Piece]) -> list[Piece]:
+    """Join pieces that are contiguous in the same source (one passage per run).
+
+    The merged piece keeps the best score of its parts (None when none was scored).
+    """
+    merged: list[Piece] = []
+    for piece in pieces:
+        prev = merged[-1] if merged else None
+        if prev is not None and prev.source == piece.source and prev.end == piece.start:
+            scores = [s for s in (prev.score, piece.score) if s is not None]
+            kind = piece.kind if prev.score is None and piece.score is not None else prev.kind
+            merged[-1] = Piece(kind, prev.block_id, prev.source, prev.start, piece.end,
+                               prev.n_tokens + piece.n_tokens, max(scores) if scores else None,
+                               prev.text + piece.text)
+        else:
+            merged.append(piece)
+    return merged
+
+
+def by_score(passages: list[tuple[float | None, Passage]]) -> list[Passage]:
+    """Passages best first; unscored ones (sinks, local window) last, in original order."""
+    order = sorted(range(len(passages)),
+                   key=lambda i: (passages[i][0] is None, -(passages[i][0] or 0.0), i))
+    return [passages[i][1] for i in order]
+
+
+def piece_trace(piece: Piece) -> dict[str, Any]:
+    """A piece's provenance, for the `retrieval` block."""
+    return {"kind": piece.kind, "block_id": piece.block_id, "source": piece.source,
+            "start": piece.start, "end": piece.end, "tokens": piece.n_tokens,
+            "score": None if piece.score is None else round(piece.score, 6)}
+
+
+def document_passages(service: RagService, collection: CollectionRow, document_id: str,
+                      question: str, *, budget: int) -> tuple[list[Passage], dict[str, Any]]:
+    """The document's memory blocks for `question`, as passages, with the trace."""
+    started = time.perf_counter()
+    document = service.store.get_document(collection, document_id, with_text=True)
+    ctx, name = service.memory.document_context(collection.name, document, question, budget=budget)
+    pieces = merge_pieces(ctx.pieces)
+    passages = by_score([(p.score, Passage(p.block_id, document["id"], document["title"], p.text,
+                                           p.start, p.end, round(p.score or 0.0, 6)))
+                         for p in pieces])
+    trace = {"mode": "memory", "document_id": document["id"], "memory": name,
+             "budget": budget, "n_tokens": ctx.n_tokens,
+             "pieces": [piece_trace(p) for p in ctx.pieces],
+             "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
+    return passages, trace
+
+
+def session_passages(session_id: str, ctx: SessionContext) -> list[Passage]:
+    """A session context as passages: archival hits and recalled blocks by score, then core
+    facts and the recent conversation."""
+    doc = f"session:{session_id}"
+    scored: list[tuple[float | None, Passage]] = []
+    if ctx.core:
+        text = "\n".join(f"{k}: {v}" for k, v in ctx.core.items())
+        scored.append((None, Passage(NO_CHUNK, doc, "core memory", text, 0, len(text), 0.0)))
+    for hit in ctx.archival:
+        scored.append((hit.score, Passage(NO_CHUNK, doc, f"archival:{hit.ref_id}", hit.text, 0,
+                                          len(hit.text), round(hit.score, 6))))
+    for p in merge_pieces(ctx.recall.pieces):
+        scored.append((p.score, Passage(p.block_id, doc, p.source, p.text, p.start, p.end,
+                                        round(p.score or 0.0, 6))))
+    return by_score(scored)
+
+
+def ask_with_memory(service: RagService, collection: CollectionRow, question: str, *,
+                    retriever: str | None, k: int, generator: str | None,
+                    session_id: str | None = None, document_id: str | None = None) -> Answer:
+    """Answer over one document's memory, or from the collection plus a session's memory.
+
+    With `session_id`, the question and the answer are appended to the session.
+
+    Raises:
+        NotFoundError: for an unknown session or document.
+        InvalidInputError: when both a session and a document are given.
+    """
+    if session_id is not None and document_id is not None:
+        raise InvalidInputError("give session_id or document_id, not both")
+    settings = service.settings
+    budget = settings.memory.ask_budget or settings.generation.max_context_tokens
+    answerer = service.answerer(generator)
+    if document_id is not None:
+        passages, trace = document_passages(service, collection, document_id, question, budget=budget)
+        answer = answerer.answer(question, passages)
+        answer.retrieval = trace
+        return answer
+    assert session_id is not None
+    ctx = service.memory.context(session_id, question, budget=max(64, budget // 2))
+    passages, trace = retrieve(question, retriever=service.retriever(collection, retriever),
+                               store=service.store, k=k)
+    answer = answerer.answer(question, passages + session_passages(session_id, ctx))
+    answer.retrieval = {**trace, "mode": "session", "session": {
+        "id": session_id, "n_tokens": ctx.n_tokens, "budget": ctx.budget,
+        "pieces": [{key: v for key, v in p.items() if key != "text"}
+                   for p in service.memory.provenance(ctx)]}}
+    service.memory.add_messages(session_id, [("user", question), ("assistant", answer.answer)])
+    return answer
