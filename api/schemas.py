@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class Strict(BaseModel):
@@ -108,6 +108,18 @@ class AskRequest(Strict):
                                   "[default: settings]", examples=["extractive"])
     stream: bool = Field(False, description="answer as Server-Sent Events: `token` events, "
                          "then `citations`, then `done`")
+    session_id: str | None = Field(None, description="add this session's memory (core, "
+                                   "archival, recalled messages) and append the turn to it")
+    document_id: str | None = Field(None, description="answer over this one document through "
+                                    "its memory blocks instead of chunk retrieval")
+
+    @model_validator(mode="after")
+    def _one_memory_mode(self) -> AskRequest:
+        if self.session_id is not None and self.document_id is not None:
+            raise ValueError("give session_id or document_id, not both")
+        if self.stream and (self.session_id is not None or self.document_id is not None):
+            raise ValueError("stream is not supported with session_id or document_id yet")
+        return self
 
 
 class CitationOut(BaseModel):
