@@ -228,3 +228,111 @@ class ChatCompletionResponse(BaseModel):
     citations: list[CitationOut]
     abstained: bool
     generator: str
+
+
+# -- sessions and memory (/v1/sessions) --------------------------------------------------
+
+Role = Literal["system", "user", "assistant", "tool"]
+
+
+class SessionCreate(Strict):
+    name: str = ""
+    collection: str | None = Field(None, description="the collection the session asks by default")
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class SessionCounts(BaseModel):
+    messages: int
+    core: int
+    archival: int
+
+
+class SessionOut(BaseModel):
+    id: str
+    name: str
+    created_at: float
+    collection: str | None
+    metadata: dict[str, Any]
+    counts: SessionCounts | None = None
+
+
+class SessionList(BaseModel):
+    sessions: list[SessionOut]
+
+
+class MessageIn(Strict):
+    role: Role
+    content: str = Field(..., min_length=1)
+
+
+class MessagesIn(Strict):
+    messages: list[MessageIn] = Field(..., min_length=1)
+
+
+class MessageOut(BaseModel):
+    session_id: str
+    seq: int
+    role: str
+    content: str
+    created_at: float
+
+
+class MessageList(BaseModel):
+    messages: list[MessageOut]
+
+
+class ContextPiece(BaseModel):
+    tier: Literal["core", "archival", "recall"]
+    kind: str = Field(..., description="core, archival, or for recall: sink, block, local")
+    source: str = Field(..., description="core, archival:<id> or message:<seq>")
+    start: int = Field(..., description="char offset in the source record")
+    end: int
+    tokens: int
+    score: float | None
+    text: str
+
+
+class ContextOut(BaseModel):
+    session_id: str
+    query: str
+    text: str
+    n_tokens: int
+    budget: int
+    notes: list[str]
+    core: dict[str, str]
+    pieces: list[ContextPiece]
+
+
+class CoreOut(BaseModel):
+    core: dict[str, str]
+
+
+class CoreIn(Strict):
+    core: dict[str, str]
+
+
+class CoreValueIn(Strict):
+    value: str = Field(..., min_length=1)
+
+
+class ArchivalIn(Strict):
+    text: str = Field(..., min_length=1)
+
+
+class ArchivalOut(BaseModel):
+    id: int
+    text: str
+    created_at: float
+
+
+class MemoryHitOut(BaseModel):
+    tier: Literal["archival", "recall"]
+    id: int = Field(..., description="archival record id, or message seq")
+    text: str
+    score: float
+    start: int = Field(..., description="best block's char offsets in the record")
+    end: int
+
+
+class MemoryHitList(BaseModel):
+    results: list[MemoryHitOut]
