@@ -62,6 +62,7 @@ class KGSettings:
     link_min_similarity: float = 0.5
     ngram_max_len: int = 10
     fact_weight: float = 1.0
+    title_seed_weight: float = 0.0
     prefer_sources: tuple[str, ...] = ()
     embed_facts: bool = True
     ppr_tol: float = 1e-6
@@ -105,7 +106,7 @@ class KnowledgeGraphIndex:
         self.settings = settings or KGSettings()
         self._graph: KnowledgeGraph | None = None
         self._ppr_cache: tuple[int, Any] | None = None
-        self._titles_cache: tuple[int, frozenset[int]] | None = None
+        self._titles_cache: tuple[int, dict[int, list[int]]] | None = None
 
     # -- lifecycle ------------------------------------------------------------
     def load_models(self) -> KnowledgeGraphIndex:
@@ -200,8 +201,9 @@ class KnowledgeGraphIndex:
         use_ents, use_ngrams, use_facts, use_prior = MODES[self.settings.mode]
         qvec = self.embedder.encode([query])[0]
         seeds: dict[int, float] = {}
+        exact: set[int] = set()
         if use_ents or use_ngrams:
-            seeds = self._entity_seeds(query, trace, entities=use_ents, ngrams=use_ngrams)
+            seeds, exact = self._entity_seeds(query, trace, entities=use_ents, ngrams=use_ngrams)
         if use_facts:
             for pid, weight in self._fact_seeds(qvec, trace).items():
                 seeds[pid] = seeds.get(pid, 0.0) + self.settings.fact_weight * weight
@@ -210,21 +212,39 @@ class KnowledgeGraphIndex:
             dense = self.dense.search_vector(qvec, k) if self.dense is not None else []
             return [Hit(h.chunk_id, h.score, self.name) for h in dense], trace
         prior = self._dense_prior(qvec) if use_prior else {}
+        for cid, weight in self._title_passages(exact).items():
+            prior[cid] = prior.get(cid, 0.0) + weight
         hits = self._walk(seeds, prior, k, trace)
         g = self.graph
         trace["seeds"] = [{"phrase": g.phrase_text[p], "weight": round(w, 6)} for p, w in
                           sorted(seeds.items(), key=lambda item: -item[1])[:20]]
         return hits, trace
 
-    def _title_phrases(self) -> frozenset[int]:
+    def _title_phrases(self) -> dict[int, list[int]]:
+        """Title phrase id -> the passages it titles (cached per graph version)."""
         g = self.graph
         if self._titles_cache is None or self._titles_cache[0] != g.version:
-            titles = frozenset(p for e in g.passages.values() for p in e.titles)
+            titles: dict[int, list[int]] = {}
+            for cid, entry in g.passages.items():
+                for pid in entry.titles:
+                    titles.setdefault(pid, []).append(cid)
             self._titles_cache = (g.version, titles)
         return self._titles_cache[1]
 
+    def _title_passages(self, seeds: set[int]) -> dict[int, float]:
+        """Passages titled by an exactly matched seed phrase get `title_seed_weight`."""
+        weight = self.settings.title_seed_weight
+        if weight <= 0:
+            return {}
+        titles = self._title_phrases()
+        out: dict[int, float] = {}
+        for pid in seeds:
+            for cid in titles.get(pid, ()):
+                out[cid] = out.get(cid, 0.0) + weight / len(titles[pid])
+        return out
+
     def _entity_seeds(self, query: str, trace: dict[str, Any], *, entities: bool,
-                      ngrams: bool) -> dict[int, float]:
+                      ngrams: bool) -> tuple[dict[int, float], set[int]]:
         g = self.graph
         linked: list[tuple[int, float]] = []
         if ngrams:
@@ -246,7 +266,8 @@ class KnowledgeGraphIndex:
                 linked += [(int(i), float(s)) for row_i, row_s in zip(ids, sims, strict=True)
                            for i, s in zip(row_i, row_s, strict=True)
                            if s >= self.settings.link_min_similarity]
-        return linking.entity_seeds(linked, g.specificity)
+        exact_ids = {pid for pid, sim in linked if sim >= 1.0}
+        return linking.entity_seeds(linked, g.specificity), exact_ids
 
     def _fact_seeds(self, qvec: np.ndarray, trace: dict[str, Any]) -> dict[int, float]:
         g = self.graph

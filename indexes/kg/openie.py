@@ -45,6 +45,18 @@ def normalize_phrase(text: str) -> str:
     return " ".join(_NON_WORD.sub(" ", folded.lower()).split())
 
 
+ARTICLES = ("the ", "a ", "an ")
+
+
+def normalize_entity(text: str) -> str:
+    """`normalize_phrase` without a leading article ("The Beatles" -> "beatles")."""
+    phrase = normalize_phrase(text)
+    for article in ARTICLES:
+        if phrase.startswith(article) and len(phrase) > len(article):
+            return phrase[len(article):]
+    return phrase
+
+
 def text_hash(text: str) -> str:
     """Stable key of a chunk's indexed text (SHA-256 hex)."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -63,16 +75,17 @@ class OpenIEResult:
     def build(cls, entities: Iterable[str], triples: Iterable[Sequence[str]], *,
               source: str, titles: Iterable[str] = ()) -> OpenIEResult:
         """Normalize, drop empties and duplicates, keep first-seen order."""
-        ents = _dedupe(normalize_phrase(e) for e in entities if isinstance(e, str))
+        ents = _dedupe(normalize_entity(e) for e in entities if isinstance(e, str))
         good = []
         for triple in triples:
             if len(triple) != 3 or not all(isinstance(p, str) for p in triple):
                 continue
-            s, r, o = (normalize_phrase(p) for p in triple)
+            s, o = normalize_entity(triple[0]), normalize_entity(triple[2])
+            r = normalize_phrase(triple[1])
             if s and o and s != o:
                 good.append((s, r, o))
         return cls(tuple(e for e in ents if e), tuple(dict.fromkeys(good)), source,
-                   tuple(t for t in _dedupe(normalize_phrase(t) for t in titles) if t))
+                   tuple(t for t in _dedupe(normalize_entity(t) for t in titles) if t))
 
     def phrases(self) -> list[str]:
         """Every phrase node this passage links to: titles, entities, triple ends."""
@@ -169,14 +182,23 @@ class SpacyOpenIE:
         return doc_entities(doc)
 
 
-def doc_entities(doc: Any) -> list[str]:
-    """Normalized NER spans (useful labels) and noun chunks of a parsed doc."""
-    found = [e.text for e in doc.ents if e.label_ in ENTITY_LABELS]
+def _proper_chunks(doc: Any) -> list[Any]:
+    """Noun chunks holding a proper noun and no NER entity (titles spaCy's NER misses)."""
+    in_entity = {t.i for e in doc.ents for t in e}
+    chunks = []
     for chunk in doc.noun_chunks:
         tokens = [t for t in chunk if t.pos_ not in {"DET", "PRON"} and t.dep_ != "poss"]
-        if tokens and any(t.pos_ in {"PROPN", "NOUN"} for t in tokens):
-            found.append(doc[tokens[0].i:tokens[-1].i + 1].text)
-    return _dedupe(p for p in (normalize_phrase(f) for f in found) if p not in PRONOUNS)
+        if (tokens and any(t.pos_ == "PROPN" for t in tokens)
+                and not any(t.i in in_entity for t in tokens)):
+            chunks.append(doc[tokens[0].i:tokens[-1].i + 1])
+    return chunks
+
+
+def doc_entities(doc: Any) -> list[str]:
+    """Normalized NER spans (useful labels) and proper-noun chunks of a parsed doc."""
+    found = [e.text for e in doc.ents if e.label_ in ENTITY_LABELS]
+    found += [c.text for c in _proper_chunks(doc)]
+    return _dedupe(p for p in (normalize_entity(f) for f in found) if p not in PRONOUNS)
 
 
 def extract_from_doc(doc: Any, title: str, *, source: str = "spacy") -> OpenIEResult:
@@ -210,14 +232,11 @@ def extract_from_doc(doc: Any, title: str, *, source: str = "spacy") -> OpenIERe
 
 
 def _phrase_map(doc: Any) -> dict[int, str]:
-    """Token index -> the text of the entity or noun chunk that holds it."""
+    """Token index -> the text of the entity or proper-noun chunk that holds it."""
     phrase_of: dict[int, str] = {}
-    for chunk in doc.noun_chunks:
-        tokens = [t for t in chunk if t.pos_ not in {"DET"} and t.dep_ != "poss"]
-        if tokens:
-            text = doc[tokens[0].i:tokens[-1].i + 1].text
-            for t in chunk:
-                phrase_of[t.i] = text
+    for chunk in _proper_chunks(doc):
+        for t in chunk:
+            phrase_of[t.i] = chunk.text
     for ent in doc.ents:
         if ent.label_ in ENTITY_LABELS:
             for t in ent:
@@ -248,7 +267,7 @@ def _objects(verb: Any) -> list[tuple[str, Any]]:
 def _resolve(token: Any, phrase_of: dict[int, str], title: str) -> str:
     if token.pos_ == "PRON" or token.text.lower() in PRONOUNS:
         return title
-    return normalize_phrase(phrase_of.get(token.i, token.text if token.pos_ == "PROPN" else ""))
+    return normalize_entity(phrase_of.get(token.i, ""))
 
 
 NER_SCHEMA: dict[str, Any] = {
@@ -305,7 +324,7 @@ class LLMOpenIE:
 
     def query_entities(self, query: str) -> list[str]:
         """Named entities of a question from the NER prompt."""
-        return _dedupe(normalize_phrase(e) for e in self._entities(query))
+        return _dedupe(normalize_entity(e) for e in self._entities(query))
 
 
 def read_hipporag_openie(path: Path, *, source: str = "import") -> dict[str, OpenIEResult]:
