@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
 from api.errors import install_error_handlers
-from api.routes import benchmarks, chat, collections, documents, health, jobs, query
+from api.routes import benchmarks, chat, collections, documents, health, jobs, query, sessions
 from eval.jobs import run_benchmark_job
 from rag.jobs import JobWorker
 from rag.service import RagService
@@ -37,10 +37,11 @@ def create_app(settings: Settings | None = None, *, service: RagService | None =
             yield
         finally:
             await run_in_threadpool(worker.stop)
+            await run_in_threadpool(svc.memory.close)
 
     app = FastAPI(title="ragmem", version="0.1.0", lifespan=lifespan,
                   description="Documents in, cited answers out; long-context memory; benchmarks.")
     install_error_handlers(app)
-    for module in (health, collections, documents, jobs, query, benchmarks, chat):
+    for module in (health, collections, documents, jobs, query, benchmarks, chat, sessions):
         app.include_router(module.router)
     return app
