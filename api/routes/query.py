@@ -34,7 +34,8 @@ def retrieve(body: RetrieveRequest, collection: CollectionDep, service: ServiceD
 def ask(body: AskRequest, collection: CollectionDep, service: ServiceDep) -> Any:
     if not body.stream:
         answer = service.ask(collection, body.question, retriever=body.retriever, top_k=body.top_k,
-                             generator=body.generator)
+                             generator=body.generator, session_id=body.session_id,
+                             document_id=body.document_id)
         return AskResponse(**answer.to_dict())
     # Everything that can fail with a 4xx (validation, retrieval, starting the generator)
     # happens before the stream opens; only generation itself runs inside it.
