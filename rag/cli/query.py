@@ -18,6 +18,7 @@ from rag.cli.common import (
     load_settings,
     open_service,
 )
+from rag.errors import InvalidInputError
 
 RetrieverOption = Annotated[
     str | None,
@@ -32,6 +33,10 @@ GeneratorOption = Annotated[
 ]
 StreamOption = Annotated[bool, typer.Option("--stream", help="Print the answer as it is written "
                                             "(with --json: one JSON event per line).")]
+SessionOption = Annotated[str | None, typer.Option("--session", help="Add this session's memory "
+                                                   "and keep the turn in it.")]
+DocumentOption = Annotated[str | None, typer.Option("--document", help="Answer over this one "
+                                                    "document through its memory blocks.")]
 
 
 def ask(
@@ -41,6 +46,8 @@ def ask(
     top_k: TopKOption = None,
     generator: GeneratorOption = None,
     stream: StreamOption = False,
+    session: SessionOption = None,
+    document: DocumentOption = None,
     data_dir: DataDirOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -48,11 +55,14 @@ def ask(
     with cli_errors():
         service = open_service(data_dir)
         target = service.collection(collection)
+        if stream and (session or document):
+            raise InvalidInputError("--stream is not supported with --session or --document yet")
         if stream:
             _stream_answer(service, target, question, retriever=retriever, top_k=top_k,
                            generator=generator, as_json=as_json)
             return
-        answer = service.ask(target, question, retriever=retriever, top_k=top_k, generator=generator)
+        answer = service.ask(target, question, retriever=retriever, top_k=top_k, generator=generator,
+                             session_id=session, document_id=document)
         emit(answer.to_dict(), as_json, _print_answer)
 
 
