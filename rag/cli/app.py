@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from rag.cli import bench, documents, models, query
+from rag.cli import bench, documents, memory, models, query
 from rag.cli import bench_longctx  # noqa: F401  (registers `bench needle` and `bench longctx`)
 
 app = typer.Typer(
@@ -22,6 +22,7 @@ app.add_typer(documents.collections_app, name="collections")
 app.add_typer(documents.documents_app, name="documents")
 app.add_typer(bench.bench_app, name="bench")
 app.add_typer(models.models_app, name="models")
+app.add_typer(memory.memory_app, name="memory")
 
 
 def main() -> None:
