@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import typer
 
-from rag.cli import bench, documents, memory, models, query
-from rag.cli import bench_longctx  # noqa: F401  (registers `bench needle` and `bench longctx`)
+from rag.cli import (
+    bench,
+    bench_longctx,  # noqa: F401  (registers `bench needle` and `bench longctx`)
+    documents,
+    memory,
+    models,
+    query,
+)
 
 app = typer.Typer(
     name="ragmem",
