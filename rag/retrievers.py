@@ -15,7 +15,8 @@ from indexes.rrf import rrf_fuse
 from rag.errors import InvalidInputError
 from rag.settings import RetrievalSettings
 
-RETRIEVER_NAMES = ("bm25", "dense", "hybrid")
+RETRIEVER_NAMES = ("bm25", "dense", "hybrid", "fusion", "crag", "adaptive")
+# "hipporag" joins RETRIEVER_NAMES when indexes/kg registers it (issue 4).
 
 
 @dataclass(frozen=True)
@@ -80,9 +81,17 @@ class HybridRetriever:
         return self.retrieve(query, k).hits
 
 
-def build_retriever(name: str, indexes: Mapping[str, Retriever],
-                    settings: RetrievalSettings) -> TracingRetriever:
+def build_retriever(name: str, indexes: Mapping[str, Retriever], settings: RetrievalSettings,
+                    *, context: Any = None) -> TracingRetriever:
     """Make the retriever called `name` over a collection's indexes.
+
+    Args:
+        name: one of `RETRIEVER_NAMES`.
+        indexes: the collection's indexes by name ("dense", "bm25", and "hipporag" when the
+            collection has a knowledge graph; fusion, crag and adaptive use it when present).
+        settings: the retrieval settings group (with its fusion/crag/router sub-groups).
+        context: a `rag.context.RetrievalContext` (chunk texts, CRAG calibration, LLM) for
+            fusion, crag and adaptive; without one they run their text-free paths.
 
     Raises:
         InvalidInputError: for an unknown name.
@@ -93,4 +102,18 @@ def build_retriever(name: str, indexes: Mapping[str, Retriever],
         parts = {n: indexes[n] for n in settings.hybrid_weights if n in indexes}
         return HybridRetriever(parts, weights=settings.hybrid_weights, rrf_k=settings.rrf_k,
                                candidates=settings.candidates)
+    # "hipporag": registered here by the knowledge-graph issue (indexes/kg).
+    if name in ("fusion", "crag", "adaptive"):
+        # Imported here: these modules build on Retrieval and HybridRetriever above.
+        if name == "fusion":
+            from rag.fusion import FusionRetriever
+
+            return FusionRetriever(indexes, settings.fusion, context=context)
+        if name == "crag":
+            from rag.crag_retriever import build_crag
+
+            return build_crag(indexes, settings, context=context)
+        from rag.router import build_adaptive
+
+        return build_adaptive(indexes, settings, context=context)
     raise InvalidInputError(f"unknown retriever {name!r}; choose one of {', '.join(RETRIEVER_NAMES)}")

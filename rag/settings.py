@@ -33,6 +33,50 @@ class ChunkSettings(BaseModel):
     overlap: int = Field(150, ge=0)
 
 
+class FusionSettings(BaseModel):
+    """RAG-Fusion (`fusion`): variants x indexes, weighted RRF."""
+
+    index_weights: dict[str, float] = Field(
+        {"bm25": 1.0, "dense": 1.0, "hipporag": 1.0},
+        description="indexes to search and their RRF weights (absent indexes are skipped)")
+    rrf_k: int = Field(60, ge=0)
+    candidates: int = Field(50, ge=1, description="hits per variant and index")
+    source: str = Field("auto", pattern="^(auto|offline|llm)$",
+                        description="auto: LLM variants when a generator is injected")
+    variants: int = Field(4, ge=0, le=16, description="LLM variants (RAG-Fusion uses 4)")
+    llm_weight: float = Field(1.0, ge=0)
+    prf_docs: int = Field(3, ge=1, description="RM3 feedback passages")
+    prf_terms: int = Field(8, ge=0, description="RM3 expansion terms (0 turns PRF off)")
+    prf_weight: float = Field(0.5, ge=0)
+    hops: int = Field(2, ge=0, le=2, description="IRCoT-style bridge hops")
+    bridge_passages: int = Field(3, ge=1, description="first-hop passages mined for entities")
+    bridge_entities: int = Field(3, ge=1, description="bridge queries per hop")
+    bridge_weight: float = Field(0.7, ge=0, description="weight of hop-1 queries (hop 2: half)")
+
+
+class CragSettings(BaseModel):
+    """CRAG (`crag`): evaluator weights and thresholds (a collection's crag.json wins)."""
+
+    weights: dict[str, float] = Field(
+        {"cosine": 8.0, "bm25": 0.3, "entities": 2.0},
+        description="logistic weights of the evaluator features")
+    bias: float = -6.0
+    upper: float = Field(0.5, ge=0, le=1, description="Correct when a chunk scores above")
+    lower: float = Field(0.1, ge=0, le=1, description="Incorrect when every chunk scores below")
+    graded: int = Field(5, ge=1, description="top chunks the evaluator grades")
+    strip_threshold: float = Field(0.25, ge=0, le=1, description="strips kept at or above")
+    fallback: list[str] = Field(["bm25", "hipporag", "fusion"],
+                                description="retrievers asked with the keyword rewrite")
+
+
+class RouterSettings(BaseModel):
+    """Adaptive-RAG (`adaptive`): single-step (hybrid) or multi-step (fusion) per query."""
+
+    multi_threshold: float = Field(0.5, description="complexity at or above -> multi-step")
+    single: str = "hybrid"
+    multi_hops: int = Field(2, ge=0, le=2)
+
+
 class RetrievalSettings(BaseModel):
     """Default retriever and fusion parameters."""
 
@@ -41,6 +85,9 @@ class RetrievalSettings(BaseModel):
     rrf_k: int = Field(60, ge=0)
     hybrid_weights: dict[str, float] = {"bm25": 1.0, "dense": 1.0}
     candidates: int = Field(50, ge=1, description="hits taken from each index before fusion")
+    fusion: FusionSettings = FusionSettings()
+    crag: CragSettings = CragSettings()
+    router: RouterSettings = RouterSettings()
 
 
 class OpenAISettings(BaseModel):
