@@ -8,9 +8,11 @@ indexed as `title\\ntext`. Evaluation calls only the public retrieval functions.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from eval.datasets import Dataset, Question
@@ -81,11 +83,13 @@ def run_retriever(service: RagService, collection: CollectionRow, name: str,
     rows = []
     for n, question in enumerate(questions, start=1):
         started = time.perf_counter()
-        hits = retriever.retrieve(question.question, depth).hits
+        result = retriever.retrieve(question.question, depth)
         latency = (time.perf_counter() - started) * 1000
+        hits = result.hits
         row: dict[str, Any] = {
             "ranked_ids": [passage_of[h.chunk_id] for h in hits if h.chunk_id in passage_of],
-            "gold_ids": list(question.gold_ids), "latency_ms": latency}
+            "gold_ids": list(question.gold_ids), "latency_ms": latency,
+            "abstained": abstained(result.trace)}
         if question.relevance is not None:
             row["relevance"] = dict(question.relevance)
         rows.append(row)
@@ -96,8 +100,12 @@ def run_retriever(service: RagService, collection: CollectionRow, name: str,
 
 def run_benchmark(service: RagService, dataset: Dataset, retrievers: Sequence[str], *,
                   ks: Sequence[int] = (1, 2, 5, 10), limit: int | None = None,
-                  progress: Progress | None = None) -> dict[str, Any]:
+                  progress: Progress | None = None,
+                  other_questions: Sequence[str] | None = None) -> dict[str, Any]:
     """Run every retriever over the dataset's questions.
+
+    With `other_questions` (questions the corpus cannot answer), each retriever's result
+    also holds `answered_own` and `abstained_other` (see `abstention_rates`).
 
     Returns:
         `{"dataset", "n_questions", "n_passages", "results": {retriever: metrics}, "meta"}`.
@@ -114,6 +122,66 @@ def run_benchmark(service: RagService, dataset: Dataset, retrievers: Sequence[st
     for name in retrievers:
         rows = run_retriever(service, collection, name, questions, depth=depth, progress=progress)
         results[name] = {k: round(v, 4) for k, v in summarize(rows, ks).items()}
+        if other_questions is not None:
+            results[name].update(abstention_rates(service, collection, name, rows,
+                                                  other_questions[:limit] if limit else other_questions,
+                                                  depth=depth, progress=progress))
     return {"dataset": dataset.name, "kind": dataset.kind, "n_questions": len(questions),
             "n_passages": len(dataset.passages), "results": results,
             "meta": {"embedder": service.embedder.name, "ks": list(ks), **facts}}
+
+
+# -- abstention (`--abstention OTHER_QUESTIONS.json`) ---------------------------------------
+def abstained(trace: dict[str, Any]) -> bool:
+    """Whether a retrieval trace says to abstain (CRAG graded every candidate Incorrect)."""
+    return bool(trace.get("crag", {}).get("abstain"))
+
+
+def load_question_texts(path: str | Path) -> list[str]:
+    """Question texts from a questions file: JSON (a list of strings or of records with
+    `question` or `text`) or JSON Lines (records with `question` or `text`, e.g. BEIR queries).
+
+    Raises:
+        FileNotFoundError: when the file does not exist.
+        InvalidInputError: when a record has no question text.
+    """
+    from rag.errors import InvalidInputError
+
+    path = Path(path)
+    raw = path.read_text(encoding="utf-8")
+    try:
+        records = json.loads(raw) if path.suffix != ".jsonl" else None
+    except json.JSONDecodeError as exc:
+        raise InvalidInputError(f"{path}: invalid JSON ({exc})") from exc
+    if records is None:
+        records = [json.loads(line) for line in raw.splitlines() if line.strip()]
+    texts = []
+    for n, record in enumerate(records if isinstance(records, list) else []):
+        text = record if isinstance(record, str) else (
+            record.get("question") or record.get("text") if isinstance(record, dict) else None)
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidInputError(f"{path}: record {n} has no 'question' or 'text'")
+        texts.append(text)
+    if not texts:
+        raise InvalidInputError(f"{path}: no questions")
+    return texts
+
+
+def abstention_rates(service: RagService, collection: CollectionRow, name: str,
+                     own_rows: Sequence[dict[str, Any]], other: Sequence[str], *, depth: int,
+                     progress: Progress | None = None) -> dict[str, Any]:
+    """How often a retriever answers the collection's own questions and abstains on others.
+
+    Returns:
+        `answered_own` (share of own questions not abstained), `abstained_other` (share of
+        the other questions abstained) and `n_other`.
+    """
+    retriever = service.retriever(collection, name)
+    flags = []
+    for n, text in enumerate(other, start=1):
+        flags.append(abstained(retriever.retrieve(text, depth).trace))
+        if progress:
+            progress(f"{name} (other questions)", n, len(other))
+    answered = 1 - sum(bool(r.get("abstained")) for r in own_rows) / max(1, len(own_rows))
+    return {"answered_own": round(answered, 4),
+            "abstained_other": round(sum(flags) / max(1, len(flags)), 4), "n_other": len(other)}

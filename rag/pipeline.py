@@ -8,6 +8,7 @@ from typing import Protocol
 
 from indexes.base import Hit
 from rag.answers import Answer, Passage
+from rag.crag import abstention_answer
 from rag.retrievers import TracingRetriever
 from rag.store import Store
 
@@ -47,6 +48,9 @@ def ask(question: str, *, retriever: TracingRetriever, store: Store, generator: 
         k: int) -> Answer:
     """Answer `question` from the top `k` passages, with citations."""
     passages, trace = retrieve(question, retriever=retriever, store=store, k=k)
-    answer = generator.answer(question, passages)
+    if trace.get("crag", {}).get("abstain"):  # CRAG graded every candidate Incorrect
+        answer = abstention_answer(passages, generator.name)
+    else:
+        answer = generator.answer(question, passages)
     answer.retrieval = trace
     return answer

@@ -7,6 +7,7 @@ import typer
 from rag.cli import (
     bench,
     bench_longctx,  # noqa: F401  (registers `bench needle` and `bench longctx`)
+    calibrate,
     documents,
     memory,
     models,
@@ -27,6 +28,7 @@ app.command("serve")(query.serve)
 app.add_typer(documents.collections_app, name="collections")
 app.add_typer(documents.documents_app, name="documents")
 app.add_typer(bench.bench_app, name="bench")
+app.command("calibrate")(calibrate.calibrate)
 app.add_typer(models.models_app, name="models")
 app.add_typer(memory.memory_app, name="memory")
 

@@ -38,7 +38,7 @@ def _ks(text: str) -> list[int]:
 
 
 def _run(dataset, retrievers: str, k: str, out: Path | None, limit: int | None,
-         data_dir: Path | None, as_json: bool) -> None:
+         data_dir: Path | None, as_json: bool, abstention: Path | None = None) -> None:
     from eval.report import markdown_table, write_report
     from eval.runner import run_benchmark
 
@@ -53,8 +53,13 @@ def _run(dataset, retrievers: str, k: str, out: Path | None, limit: int | None,
                 tasks[stage] = bar.add_task(stage, total=total)
             bar.update(tasks[stage], completed=done, total=total)
 
+        other = None
+        if abstention is not None:
+            from eval.runner import load_question_texts
+
+            other = load_question_texts(abstention)
         result = run_benchmark(service, dataset, _names(retrievers), ks=_ks(k), limit=limit,
-                               progress=progress)
+                               progress=progress, other_questions=other)
     if out:
         result["meta"]["files"] = {k: str(v) for k, v in write_report(out, result).items()}
     emit(result, as_json, lambda r: console.print(markdown_table(r)))
@@ -71,12 +76,16 @@ def multihop(
     limit: LimitOption = None,
     data_dir: DataDirOption = None,
     as_json: JsonOption = False,
+    abstention: Annotated[Path | None, typer.Option(
+        "--abstention", help="Questions the corpus cannot answer (JSON or JSONL): report "
+                             "answered_own and abstained_other per retriever.")] = None,
 ) -> None:
     """Recall@k / AR@k of retrievers on a multi-hop QA set (canonical or HippoRAG format)."""
     from eval.datasets import load_multihop
 
     with cli_errors():
-        _run(load_multihop(questions, corpus), retrievers, k, out, limit, data_dir, as_json)
+        _run(load_multihop(questions, corpus), retrievers, k, out, limit, data_dir, as_json,
+             abstention)
 
 
 @bench_app.command("beir")
