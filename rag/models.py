@@ -106,6 +106,9 @@ def convert_gguf(gguf: Path, dest: Path, *, dtype: str = "bfloat16") -> dict[str
         raise MissingDependencyError("preparing a model needs transformers and torch") from exc
     if importlib.util.find_spec("gguf") is None:
         raise MissingDependencyError("reading GGUF files needs the gguf package: pip install gguf")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # per-tensor bars would flood the CLI
     folder, name = str(gguf.parent), gguf.name
     config = AutoConfig.from_pretrained(folder, gguf_file=name)
     config_dict = config.to_dict()
@@ -115,7 +118,6 @@ def convert_gguf(gguf: Path, dest: Path, *, dtype: str = "bfloat16") -> dict[str
     model = AutoModelForCausalLM.from_config(clean, dtype=torch.float32)
     model.load_state_dict(source.state_dict())
     model = model.to(getattr(torch, dtype))
-    model.config.torch_dtype = dtype
     model.save_pretrained(dest, safe_serialization=True)
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
     tokenizer.save_pretrained(dest)
@@ -146,7 +148,7 @@ def prepare_model(name: str, models_dir: Path, *, force: bool = False, dtype: st
     spec = PACKAGED_MODELS[name]
     dest = Path(models_dir) / spec.folder
     if (dest / MARKER).is_file() and not force:
-        return {**json.loads((dest / MARKER).read_text()), "prepared": False}
+        return {**json.loads((dest / MARKER).read_text()), "path": str(dest), "prepared": False}
     gguf = find_gguf(spec)
     started = time.perf_counter()
     tmp = dest.with_name(f".tmp-{spec.folder}")

@@ -100,13 +100,22 @@ class LocalGenerator:
                ) -> Iterator[str]:
         """The reply piece by piece (transformers' `TextIteratorStreamer`)."""
         import torch
-        from transformers import TextIteratorStreamer
+        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
         params = params or GenerationParams()
         inputs = self._inputs(prompt)
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True,
                                         timeout=300)
-        kwargs = {**self._generate_kwargs(inputs, params), "streamer": streamer}
+        stopped = threading.Event()
+
+        class Cancelled(StoppingCriteria):
+            """Ends generation when the reader stops reading."""
+
+            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> bool:
+                return stopped.is_set()
+
+        kwargs = {**self._generate_kwargs(inputs, params), "streamer": streamer,
+                  "stopping_criteria": StoppingCriteriaList([Cancelled()])}
 
         def run() -> None:
             with self._lock, torch.inference_mode():
@@ -119,6 +128,7 @@ class LocalGenerator:
                 if piece:
                     yield piece
         finally:
+            stopped.set()
             worker.join()
 
     def generate_json(self, prompt: PromptInput, schema: dict[str, Any],

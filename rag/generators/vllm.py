@@ -172,8 +172,10 @@ class VLLMGenerator:
         self._engine()
         from vllm.sampling_params import StructuredOutputsParams
 
-        sampling = self.sampling(json_params(params),
-                                 structured_outputs=StructuredOutputsParams(json=schema))
+        # No free whitespace between JSON tokens: small models otherwise pad with newlines
+        # until max_tokens runs out (seen with SmolLM2 on an enum schema).
+        rules = StructuredOutputsParams(json=schema, disable_any_whitespace=True)
+        sampling = self.sampling(json_params(params), structured_outputs=rules)
         return check_required(parse_json_object(self._run(prompt, sampling)), schema)
 
     def count_tokens(self, text: str) -> int:
