@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
-from tests.api.conftest import unique_name, upload_json
+from tests.api.conftest import start_server, unique_name, upload_json
 
 pytestmark = pytest.mark.integration
 
@@ -163,3 +164,30 @@ def test_unknown_session_and_bad_input(client, collection, session):
                        json={"question": "hi", "session_id": session, "document_id": "d"})
     assert both.status_code == 422
     assert client.get(f"{base}/messages").json()["messages"] == []
+
+
+def test_sessions_survive_a_restart(tmp_path, embedder):
+    first = start_server(tmp_path, embedder)
+    try:
+        with httpx.Client(base_url=first.url, timeout=60) as http:
+            sid = http.post("/v1/sessions", json={"metadata": {"n": 1}}).json()["id"]
+            http.post(f"/v1/sessions/{sid}/messages", json={"messages": [
+                {"role": "user", "content": "My dentist appointment is on Thursday."},
+                {"role": "user", "content": "The garage door code is 8-8-2-1."}]})
+            http.put(f"/v1/sessions/{sid}/core/name", json={"value": "Ada"})
+            http.post(f"/v1/sessions/{sid}/archival", json={"text": "Grandma's recipe uses cardamom."})
+    finally:
+        first.stop()
+    assert (tmp_path / "memory").is_dir() and any((tmp_path / "memory").glob("*.faiss"))
+    second = start_server(tmp_path, embedder)
+    try:
+        with httpx.Client(base_url=second.url, timeout=60) as http:
+            shown = http.get(f"/v1/sessions/{sid}").json()
+            assert shown["counts"] == {"messages": 2, "core": 1, "archival": 1}
+            assert shown["metadata"] == {"n": 1}
+            hits = http.get(f"/v1/sessions/{sid}/recall", params={"query": "garage code"}).json()
+            assert hits["results"][0]["text"] == "user: The garage door code is 8-8-2-1."
+            found = http.get(f"/v1/sessions/{sid}/archival", params={"query": "recipe spice"}).json()
+            assert found["results"][0]["text"] == "Grandma's recipe uses cardamom."
+    finally:
+        second.stop()
