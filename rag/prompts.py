@@ -11,6 +11,9 @@ Pure functions over passages and a token counter; no model, no I/O.
 - The instruction asks the model to say so when the context does not hold the answer.
 - Citations are checked against the passages shown: markers that name no passage are
   dropped, the rest are renumbered by first use so `[k]` is the answer's k-th citation.
+- A sentence the model left uncited is attributed after the fact to the shown passage
+  that shares most of its content words (at least half), if any (small models often
+  answer correctly without markers); a sentence no passage supports stays uncited.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ NOT_IN_CONTEXT = "The provided context does not contain the answer."
 SYSTEM_PROMPT = (
     "You answer questions using only the numbered context passages.\n"
     "Cite the passage that supports each statement with its number in square brackets, "
-    "like [1] or [2].\n"
+    "like [1] or [2]. Example: The tower was completed in 1889 [2].\n"
     f"If the passages do not contain the answer, reply exactly: {NOT_IN_CONTEXT}\n"
     "Be brief: one to three sentences."
 )
@@ -212,6 +215,50 @@ def check_citations(text: str, n_sources: int) -> CitationCheck:
     checked = _MARKER_RE.sub(lambda m: renumber.marker(m.group(1)), text)
     checked = re.sub(r"[ \t]+([.,;:!?])", r"\1", re.sub(r"[ \t]{2,}", " ", checked)).strip()
     return CitationCheck(checked, list(renumber.cited), list(renumber.dropped))
+
+
+_SENTENCE_RE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)")
+_WORD_RE = re.compile(r"[^\W_]{3,}")
+_STOP = frozenset("the and are was were for with that this from which who whom what when where "
+                  "has have had its his her their they them not but all any can also been".split())
+
+
+def content_words(text: str) -> set[str]:
+    """Lower-cased words of three or more letters, minus common function words."""
+    return {w for w in _WORD_RE.findall(text.lower()) if w not in _STOP}
+
+
+def attribute_sentences(text: str, sources: Sequence[Passage], *, min_overlap: float = 0.5) -> str:
+    """Add a `[n]` to each uncited sentence that a shown passage supports.
+
+    A sentence is supported by the passage sharing the largest share of its content
+    words, when that share is at least `min_overlap`. Cited sentences are left alone.
+
+    Args:
+        text: the model's answer (its markers number the shown passages).
+        sources: the passages shown, `sources[i]` being `[i + 1]`.
+        min_overlap: the least share of the sentence's content words found in the passage.
+
+    Returns:
+        The answer with markers added where support was found.
+    """
+    vocab = [content_words(f"{p.title} {p.text}") for p in sources]
+    out = []
+    for match in _SENTENCE_RE.finditer(text):
+        sentence = match.group(0)
+        words = content_words(sentence)
+        if _MARKER_RE.search(sentence) or not words or not vocab:
+            out.append(sentence)
+            continue
+        shares = [len(words & v) / len(words) for v in vocab]
+        best = max(range(len(shares)), key=shares.__getitem__)
+        if shares[best] < min_overlap:
+            out.append(sentence)
+            continue
+        body = sentence.rstrip()
+        stripped = body.rstrip(".!?")
+        out.append(f"{stripped} [{best + 1}]{body[len(stripped):]}{sentence[len(body):]}")
+    return "".join(out) if out else text
 
 
 def says_not_in_context(text: str) -> bool:

@@ -14,6 +14,7 @@ from rag.answers import NO_ANSWER, Answer, Citation, Passage
 from rag.generators.base import GenerationParams, Generator
 from rag.prompts import (
     StreamingCitationFilter,
+    attribute_sentences,
     build_prompt,
     check_citations,
     says_not_in_context,
@@ -79,7 +80,7 @@ class LLMAnswerer:
 
     def finish(self, text: str, sources: Sequence[Passage]) -> Answer:
         """The checked answer for the model's raw `text` over the prompt's `sources`."""
-        checked = check_citations(text, len(sources))
+        checked = check_citations(attribute_sentences(text, sources), len(sources))
         citations = [cite(sources[i]) for i in checked.cited]
         abstained = says_not_in_context(checked.text)
         return Answer(checked.text or NO_ANSWER, [] if abstained else citations, abstained, self.name)

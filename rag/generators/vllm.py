@@ -95,7 +95,10 @@ class VLLMGenerator:
         self.llm = self._vllm.LLM(
             model=str(self.model_path), dtype=self.dtype, max_model_len=self.max_model_len,
             enforce_eager=self.enforce_eager, gpu_memory_utilization=self.gpu_memory_utilization,
-            seed=0)
+            seed=0,
+            # No free whitespace inside structured JSON: small models otherwise pad with
+            # newlines until max_tokens runs out (seen with SmolLM2 on an enum schema).
+            structured_outputs_config={"backend": "xgrammar", "disable_any_whitespace": True})
         self.tokenizer = self.llm.get_tokenizer()
         return self
 
@@ -172,9 +175,7 @@ class VLLMGenerator:
         self._engine()
         from vllm.sampling_params import StructuredOutputsParams
 
-        # No free whitespace between JSON tokens: small models otherwise pad with newlines
-        # until max_tokens runs out (seen with SmolLM2 on an enum schema).
-        rules = StructuredOutputsParams(json=schema, disable_any_whitespace=True)
+        rules = StructuredOutputsParams(json=schema)
         sampling = self.sampling(json_params(params), structured_outputs=rules)
         return check_required(parse_json_object(self._run(prompt, sampling)), schema)
 

@@ -8,6 +8,7 @@ from rag.answers import Passage
 from rag.prompts import (
     NOT_IN_CONTEXT,
     StreamingCitationFilter,
+    attribute_sentences,
     build_prompt,
     check_citations,
     format_passage,
@@ -129,3 +130,14 @@ def test_says_not_in_context():
     assert says_not_in_context(NOT_IN_CONTEXT)
     assert says_not_in_context("Sorry. the provided context does not contain the answer")
     assert not says_not_in_context("Gustave Eiffel [1].")
+
+
+def test_uncited_sentences_are_attributed_to_the_passage_that_supports_them():
+    sources = [passage(0, "The tower is named after the engineer Gustave Eiffel."),
+               passage(1, "Berlin is the capital of Germany.")]
+    text = "It is named after Gustave Eiffel. Berlin is the capital [1]. Cheese is tasty!"
+    assert attribute_sentences(text, sources) == (
+        "It is named after Gustave Eiffel [1]. Berlin is the capital [1]. Cheese is tasty!")
+    assert attribute_sentences("Named after Gustave Eiffel", sources) == "Named after Gustave Eiffel [1]"
+    assert attribute_sentences("", sources) == ""
+    assert attribute_sentences("Eiffel.", []) == "Eiffel."

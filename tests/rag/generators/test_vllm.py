@@ -85,6 +85,7 @@ def test_ask_with_vllm_whole_and_streamed(service):
     assert answer.generator == "vllm" and answer.answer.strip()
     assert answer.retrieval["top_k"] == 3
     check_cited(answer, passages)
+    assert answer.citations and answer.citations[0].document_id == "eiffel", answer
     print("vllm answer:", answer.answer, [c.document_id for c in answer.citations])
     events = list(answer_events(service.answerer("vllm"), question, passages, trace))
     streamed = events[-1].answer
