@@ -118,6 +118,8 @@ def ask_with_memory(service: RagService, collection: CollectionRow, question: st
     ctx = service.memory.context(session_id, question, budget=max(64, budget // 2))
     passages, trace = retrieve(question, retriever=service.retriever(collection, retriever),
                                store=service.store, k=k)
+    if trace.get("crag", {}).get("abstain"):  # CRAG graded every chunk Incorrect: memory only
+        passages = []
     answer = answerer.answer(question, passages + session_passages(session_id, ctx))
     answer.retrieval = {**trace, "mode": "session", "session": {
         "id": session_id, "n_tokens": ctx.n_tokens, "budget": ctx.budget,
