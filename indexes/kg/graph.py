@@ -155,19 +155,26 @@ class KnowledgeGraph:
         return self._faiss_index
 
     def _link_synonyms(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        """Synonymy edges from each NEW phrase to every phrase within the threshold."""
+        """Synonymy edges from each NEW phrase to its nearest phrases within the threshold.
+
+        FAISS kNN (BLAS-backed) with k = max neighbors + 1, then the cosine threshold, as
+        HippoRAG 2 does; old phrase pairs are never searched again.
+        """
+        index = self._phrase_faiss()
         self.knn_queries += len(ids)
-        limits, sims, nbrs = self._phrase_faiss().range_search(
-            np.ascontiguousarray(vectors, dtype=np.float32), self.synonymy_threshold)
-        for row, pid in enumerate(ids.tolist()):
-            lo, hi = int(limits[row]), int(limits[row + 1])
-            order = np.argsort(-sims[lo:hi])[: self.synonymy_max_neighbors + 1]
-            for j in order.tolist():
-                other = int(nbrs[lo + j])
-                if other != pid:
-                    weight = min(float(sims[lo + j]), 1.0)
-                    self.synonyms.setdefault(pid, {})[other] = weight
-                    self.synonyms.setdefault(other, {})[pid] = weight
+        k = min(self.synonymy_max_neighbors + 1, int(index.ntotal))
+        for start in range(0, len(ids), 4096):
+            block = np.ascontiguousarray(vectors[start:start + 4096], dtype=np.float32)
+            sims, nbrs = index.search(block, k)
+            for pid, row_sims, row_nbrs in zip(ids[start:start + 4096].tolist(), sims, nbrs,
+                                               strict=True):
+                keep = (row_sims >= self.synonymy_threshold) & (row_nbrs >= 0)
+                for other, sim in zip(row_nbrs[keep].tolist(), row_sims[keep].tolist(),
+                                      strict=True):
+                    if other != pid:
+                        weight = min(float(sim), 1.0)
+                        self.synonyms.setdefault(pid, {})[other] = weight
+                        self.synonyms.setdefault(other, {})[pid] = weight
 
     def delete_passages(self, chunk_ids: Sequence[int]) -> None:
         """Remove passages, then every phrase, fact and edge no remaining passage holds."""
