@@ -2,11 +2,11 @@
 
 Adaptive-RAG (Jeong et al., NAACL 2024) trains a small classifier to label a question as
 needing no retrieval, single-step retrieval or multi-step retrieval, and runs the matching
-strategy. Ours is a hand-set linear score over offline features of the question alone
-(entity count, bridge and comparison patterns, question form), so routing costs
-microseconds; single-step is the hybrid retriever, multi-step is RAG-Fusion with bridge
-hops. "No retrieval" needs a generator that can answer alone; none is configured yet, so
-the router never picks it. Every route is reported in the trace.
+strategy. Ours is a hand-set rule over offline features of the question alone (entity
+count, bridge and comparison patterns, question form) giving a level 0-2, so routing costs
+microseconds: level 0 is single-step (hybrid), levels 1 and 2 are multi-step (RAG-Fusion
+with that many IRCoT-style bridge hops). "No retrieval" needs a generator that can
+answer alone; none is configured yet, so the router never picks it. Every route is reported in the trace.
 """
 
 from __future__ import annotations
@@ -24,17 +24,18 @@ from rag.settings import RetrievalSettings
 
 SINGLE, MULTI, NONE = "single", "multi", "none"
 
-# "the director of the film X", "the country where X", "X's father" -> one entity hides another.
+# A relation that hides an entity: "the director of", "the country where", "X's father",
+# "the state that borders", "the company ... is part of".
 _BRIDGE_RE = re.compile(
-    r"\b(?:of the|of a|whose|where (?:the|a)?\s*\w+ (?:was|is|were)|which (?:the|a)\s+\w+|"
-    r"that (?:the|a)\s+\w+|the (?:person|country|city|company|team|band|performer|artist|"
-    r"author|creator|director|producer|founder|spouse|wife|husband|father|mother|son|daughter|"
-    r"child|sibling|brother|sister)\b)|\w'?s (?:father|mother|son|daughter|wife|husband|spouse|"
-    r"director|creator|author|performer|producer|birthplace|sibling)", re.IGNORECASE)
+    r"\b[Tt]he (?:[a-z]+ ){0,2}?(?:of|where|which|that|whose|who|in which|on which|at which)\b|"
+    r"\w'?s (?:father|mother|son|daughter|wife|husband|spouse|child|sibling|brother|sister|"
+    r"grandfather|grandmother|director|creator|author|performer|producer|composer|birthplace|"
+    r"team|country|city|state|university|company)\b|"
+    r"\b(?:where|which|whose|that) (?:\w+ ){0,4}?(?:is|was|were|are|did|does)\b")
+# "..., X or Y?" and comparatives: the two candidates are named in the question.
 _COMPARE_RE = re.compile(
-    r"\b(?:both|either|neither|same|different|more|less|older|younger|earlier|later|first|"
-    r"last|longer|shorter|larger|smaller|bigger|higher|lower|before|after)\b|\bor\b.*\?\s*$",
-    re.IGNORECASE)
+    r",[^,]+\bor\b[^,]+\?\s*$|\b(?:both|same|older|younger|earlier|later|first|longer|"
+    r"shorter|larger|smaller|bigger|higher|lower|more recently)\b", re.IGNORECASE)
 _WH_RE = re.compile(r"^\s*(who|whom|whose|what|which|when|where|why|how|is|are|was|were|do|"
                     r"does|did|can|could)\b", re.IGNORECASE)
 
@@ -64,51 +65,58 @@ def query_features(question: str) -> QueryFeatures:
                          wh=wh.group(1).lower() if wh else "")
 
 
-def complexity(features: QueryFeatures) -> float:
-    """A 0..1-ish complexity score; higher means more hops are needed (pure).
+def complexity(features: QueryFeatures) -> int:
+    """Adaptive-RAG's complexity level of a question (pure): 0, 1 or 2.
 
-    Bridge phrases weigh most (a hidden entity must be found first); comparisons of two
-    named entities, many entities and long questions add; a yes/no form with one entity
-    subtracts.
+    0: single-step suffices: a comparison whose candidates are both named and no relation
+    hides an entity, or a short question about one entity with no bridge; 1: one hidden
+    entity (a two-hop question); 2: two or more hidden entities.
     """
-    score = 0.35 * min(features.bridge, 2) + 0.2 * min(features.comparison, 2)
-    score += 0.1 * max(0, min(features.entities, 4) - 1) + 0.01 * max(0, features.words - 10)
-    if features.wh in {"is", "are", "was", "were", "do", "does", "did"} and features.entities <= 1:
-        score -= 0.2
-    return round(score, 4)
+    if features.bridge == 0 and features.comparison and features.entities >= 2:
+        return 0
+    if features.bridge == 0 and features.entities <= 1 and features.words <= 8:
+        return 0
+    return 1 if features.bridge <= 1 else 2
 
 
-def route(features: QueryFeatures, *, threshold: float, can_answer_alone: bool = False) -> str:
-    """The strategy for a question: "multi" at or above `threshold`, else "single".
+def route(features: QueryFeatures, *, can_answer_alone: bool = False) -> tuple[str, int]:
+    """The strategy for a question and its number of bridge hops.
 
-    "none" (answer without retrieval) only when a generator can answer alone and the
-    question has no entity and no bridge phrase.
+    ("none", 0) only when a generator can answer alone and the question names nothing;
+    ("single", 0) at level 0; ("multi", level) otherwise.
     """
     if can_answer_alone and features.entities == 0 and features.bridge == 0:
-        return NONE
-    return MULTI if complexity(features) >= threshold else SINGLE
+        return NONE, 0
+    level = complexity(features)
+    return (SINGLE, 0) if level == 0 else (MULTI, level)
 
 
 class AdaptiveRetriever:
     """Routes each question to single-step or multi-step retrieval (Adaptive-RAG)."""
 
-    def __init__(self, single: TracingRetriever, multi: TracingRetriever, *, threshold: float,
+    def __init__(self, single: TracingRetriever, multi: Mapping[int, TracingRetriever], *,
                  name: str = "adaptive") -> None:
+        if not multi:
+            raise ValueError("need at least one multi-step retriever")
         self.single = single
-        self.multi = multi
-        self.threshold = threshold
+        self.multi = dict(multi)
         self.name = name
 
     def retrieve(self, query: str, k: int) -> Retrieval:
         """Top `k` from the chosen route; the trace carries the route and its features."""
         validate_k(k)
         features = query_features(query)
-        chosen = route(features, threshold=self.threshold)
-        inner = (self.multi if chosen == MULTI else self.single).retrieve(query, k)
-        trace = {**inner.trace, "retriever": self.name, "route": chosen,
-                 "routed_to": inner.trace.get("retriever"), "complexity": complexity(features),
+        chosen, hops = route(features)
+        if chosen == MULTI:
+            hops = min(hops, max(self.multi))
+            inner = self.multi.get(hops) or self.multi[max(self.multi)]
+        else:
+            inner = self.single
+        result = inner.retrieve(query, k)
+        trace = {**result.trace, "retriever": self.name, "route": chosen, "route_hops": hops,
+                 "routed_to": result.trace.get("retriever"), "complexity": complexity(features),
                  "features": features.to_dict()}
-        return Retrieval(inner.hits, trace)
+        return Retrieval(result.hits, trace)
 
     def search(self, query: str, k: int) -> list[Hit]:
         """Top `k` from the chosen route."""
@@ -117,12 +125,12 @@ class AdaptiveRetriever:
 
 def build_adaptive(indexes: Mapping[str, Retriever], settings: RetrievalSettings, *,
                    context: RetrievalContext | None = None) -> AdaptiveRetriever:
-    """Hybrid for single-step, fusion with `router.multi_hops` bridge hops for multi-step."""
+    """Hybrid for single-step; fusion with 1 or 2 bridge hops (at most `router.max_hops`)."""
     from rag.fusion import FusionRetriever
 
     parts = {n: indexes[n] for n in settings.hybrid_weights if n in indexes}
     single = HybridRetriever(parts, weights=settings.hybrid_weights, rrf_k=settings.rrf_k,
                              candidates=settings.candidates)
-    multi = FusionRetriever(indexes, settings.fusion, context=context,
-                            hops=settings.router.multi_hops)
-    return AdaptiveRetriever(single, multi, threshold=settings.router.multi_threshold)
+    multi = {hops: FusionRetriever(indexes, settings.fusion, context=context, hops=hops)
+             for hops in range(1, settings.router.max_hops + 1)}
+    return AdaptiveRetriever(single, multi)

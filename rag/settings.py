@@ -51,7 +51,7 @@ class FusionSettings(BaseModel):
     hops: int = Field(2, ge=0, le=2, description="IRCoT-style bridge hops")
     bridge_passages: int = Field(3, ge=1, description="first-hop passages mined for entities")
     bridge_entities: int = Field(3, ge=1, description="bridge queries per hop")
-    bridge_weight: float = Field(0.7, ge=0, description="weight of hop-1 queries (hop 2: half)")
+    bridge_weight: float = Field(0.5, ge=0, description="weight of hop-1 queries (hop 2: half)")
 
 
 class CragSettings(BaseModel):
@@ -72,9 +72,7 @@ class CragSettings(BaseModel):
 class RouterSettings(BaseModel):
     """Adaptive-RAG (`adaptive`): single-step (hybrid) or multi-step (fusion) per query."""
 
-    multi_threshold: float = Field(0.5, description="complexity at or above -> multi-step")
-    single: str = "hybrid"
-    multi_hops: int = Field(2, ge=0, le=2)
+    max_hops: int = Field(2, ge=1, le=2, description="bridge hops of the most complex route")
 
 
 class RetrievalSettings(BaseModel):

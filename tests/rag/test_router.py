@@ -25,26 +25,30 @@ def test_features_of_fixed_questions():
     assert bridge.bridge >= 2 and bridge.wh == "who" and bridge.entities == 1
     compare = query_features("Which film came out first, Blind Shaft or The Mask Of Fu Manchu?")
     assert compare.comparison >= 1 and compare.entities >= 2 and compare.wh == "which"
+    assert compare.bridge == 0
     simple = query_features("When was Warsaw founded?")
     assert (simple.bridge, simple.comparison, simple.entities) == (0, 0, 1)
+    where = query_features("When did the country where Nugegoda is located join CARICOM?")
+    assert where.bridge >= 1
 
 
 def test_route_on_fixed_features():
     simple = QueryFeatures(entities=1, bridge=0, comparison=0, words=4, wh="when")
-    bridge = QueryFeatures(entities=1, bridge=2, comparison=0, words=12, wh="who")
-    compare = QueryFeatures(entities=2, bridge=0, comparison=2, words=12, wh="which")
-    yes_no = QueryFeatures(entities=1, bridge=1, comparison=0, words=8, wh="is")
-    assert complexity(simple) == 0.0
-    assert complexity(bridge) == pytest.approx(0.72)
-    assert complexity(compare) == pytest.approx(0.52)
-    assert complexity(yes_no) == pytest.approx(0.15)
-    assert route(simple, threshold=0.5) == SINGLE
-    assert route(bridge, threshold=0.5) == MULTI
-    assert route(compare, threshold=0.5) == MULTI and route(compare, threshold=0.6) == SINGLE
-    assert route(yes_no, threshold=0.5) == SINGLE
+    two_hop = QueryFeatures(entities=1, bridge=1, comparison=0, words=9, wh="where")
+    deep = QueryFeatures(entities=1, bridge=3, comparison=0, words=16, wh="who")
+    compare = QueryFeatures(entities=2, bridge=0, comparison=1, words=10, wh="which")
+    bridge_compare = QueryFeatures(entities=2, bridge=1, comparison=2, words=12, wh="which")
+    long_one = QueryFeatures(entities=1, bridge=0, comparison=0, words=14, wh="what")
+    assert [complexity(f) for f in (simple, two_hop, deep, compare, bridge_compare, long_one)] == [
+        0, 1, 2, 0, 1, 1]
+    assert route(simple) == (SINGLE, 0)
+    assert route(compare) == (SINGLE, 0)
+    assert route(two_hop) == (MULTI, 1)
+    assert route(deep) == (MULTI, 2)
+    assert route(bridge_compare) == (MULTI, 1)
     nothing = QueryFeatures(entities=0, bridge=0, comparison=0, words=5, wh="what")
-    assert route(nothing, threshold=0.5, can_answer_alone=True) == NONE
-    assert route(nothing, threshold=0.5) == SINGLE
+    assert route(nothing, can_answer_alone=True) == (NONE, 0)
+    assert route(nothing) == (SINGLE, 0)
 
 
 class _Fixed:
@@ -57,12 +61,15 @@ class _Fixed:
 
 
 def test_adaptive_reports_the_route_and_uses_it():
-    single, multi = _Fixed("hybrid", 1), _Fixed("fusion", 2)
-    adaptive = AdaptiveRetriever(single, multi, threshold=0.5)
+    single, one, two = _Fixed("hybrid", 1), _Fixed("fusion", 2), _Fixed("fusion", 3)
+    adaptive = AdaptiveRetriever(single, {1: one, 2: two})
     hard = adaptive.retrieve("Who is the father of the director of film Blind Shaft?", 5)
     easy = adaptive.retrieve("When was Warsaw founded?", 5)
     assert hard.trace["route"] == MULTI and hard.trace["routed_to"] == "fusion"
-    assert hard.hits[0].chunk_id == 2 and hard.trace["retriever"] == "adaptive"
+    assert hard.trace["route_hops"] == 2 and hard.hits[0].chunk_id == 3
+    assert hard.trace["retriever"] == "adaptive"
     assert easy.trace["route"] == SINGLE and easy.hits[0].chunk_id == 1
     assert "features" in easy.trace and "complexity" in easy.trace
-    assert (single.calls, multi.calls) == (1, 1)
+    assert (single.calls, one.calls, two.calls) == (1, 0, 1)
+    with pytest.raises(ValueError):
+        AdaptiveRetriever(single, {})
