@@ -7,6 +7,7 @@ serving run `vllm serve` and use the `openai` generator.
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import os
 import threading
@@ -100,11 +101,15 @@ class VLLMGenerator:
             # newlines until max_tokens runs out (seen with SmolLM2 on an enum schema).
             structured_outputs_config={"backend": "xgrammar", "disable_any_whitespace": True})
         self.tokenizer = self.llm.get_tokenizer()
+        # The engine core is a child process: stop it before multiprocessing's own exit
+        # hook joins it, or a CLI that never calls close() hangs at exit (atexit is LIFO).
+        atexit.register(self.close)
         return self
 
     def close(self) -> None:
         """Drop the engine (its worker process exits)."""
         llm, self.llm = self.llm, None
+        atexit.unregister(self.close)
         if llm is not None:
             engine = getattr(llm, "llm_engine", None)
             shutdown = getattr(getattr(engine, "engine_core", None), "shutdown", None)
