@@ -15,8 +15,7 @@ from indexes.rrf import rrf_fuse
 from rag.errors import InvalidInputError
 from rag.settings import RetrievalSettings
 
-RETRIEVER_NAMES = ("bm25", "dense", "hybrid", "fusion", "crag", "adaptive")
-# "hipporag" joins RETRIEVER_NAMES when indexes/kg registers it (issue 4).
+RETRIEVER_NAMES = ("bm25", "dense", "hybrid", "hipporag", "fusion", "crag", "adaptive")
 
 
 @dataclass(frozen=True)
@@ -49,6 +48,22 @@ class IndexRetriever:
 
     def search(self, query: str, k: int) -> list[Hit]:
         """Top `k` hits of the index."""
+        return self.retrieve(query, k).hits
+
+
+class GraphRetriever:
+    """The knowledge-graph index (HippoRAG), with its seeds and facts in the trace."""
+
+    def __init__(self, index: Any) -> None:
+        self.index = index
+
+    def retrieve(self, query: str, k: int) -> Retrieval:
+        """Top `k` passages by Personalized PageRank."""
+        hits, trace = self.index.search_with_trace(query, validate_k(k))
+        return Retrieval(hits, {"retriever": "hipporag", "kg": trace})
+
+    def search(self, query: str, k: int) -> list[Hit]:
+        """Top `k` passages by Personalized PageRank."""
         return self.retrieve(query, k).hits
 
 
@@ -102,7 +117,10 @@ def build_retriever(name: str, indexes: Mapping[str, Retriever], settings: Retri
         parts = {n: indexes[n] for n in settings.hybrid_weights if n in indexes}
         return HybridRetriever(parts, weights=settings.hybrid_weights, rrf_k=settings.rrf_k,
                                candidates=settings.candidates)
-    # "hipporag": registered here by the knowledge-graph issue (indexes/kg).
+    if name == "hipporag":
+        if "hipporag" not in indexes:
+            raise InvalidInputError("this collection has no knowledge graph yet")
+        return GraphRetriever(indexes["hipporag"])
     if name in ("fusion", "crag", "adaptive"):
         # Imported here: these modules build on Retrieval and HybridRetriever above.
         if name == "fusion":

@@ -42,7 +42,7 @@ class RagService:
                                              batch_size=settings.index.batch_size,
                                              torch_threads=settings.index.torch_threads)
         self.indexes = IndexManager(self.store, self.embedder, settings.data_dir / "collections",
-                                    settings.index)
+                                    settings.index, settings.graph)
         self.generator = ExtractiveGenerator(self.embedder,
                                              max_sentences=settings.generation.max_sentences)
         self._answerers: dict[str, Any] = {self.generator.name: self.generator}
@@ -180,6 +180,8 @@ class RagService:
             raise InvalidInputError(
                 f"unknown retriever {name!r}; choose one of {', '.join(RETRIEVER_NAMES)}")
         live = self.indexes.get(collection)
+        if name == "hipporag" and live.kg is None:
+            self.indexes.build_kg(collection)  # first use: the graph is built from SQLite
         return _Locked(build_retriever(name, live.indexes, self.settings.retrieval), live.lock)
 
     def retrieve(self, collection: CollectionRow, query: str, *, retriever: str | None = None,

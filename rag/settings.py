@@ -26,6 +26,18 @@ class IndexSettings(BaseModel):
                                       "embedder (1 helps query latency on a busy CPU); None: torch's default")
 
 
+class GraphSettings(BaseModel):
+    """The HippoRAG-style knowledge graph (built per collection on first `hipporag` use)."""
+
+    mode: str = Field("entity", pattern="^(entity|hipporag1|hipporag2|hybrid)$",
+                      description="seeding: question entities (offline), v1 linking, v2 facts")
+    damping: float = Field(0.5, ge=0, lt=1, description="PPR damping (HippoRAG 2: 0.5)")
+    synonymy_threshold: float = Field(0.8, ge=0, le=1)
+    dense_prior_weight: float = Field(0.05, ge=0, description="passage dense score x weight")
+    prefer_sources: list[str] = Field(["import"], description="OpenIE sources preferred "
+                                      "over the offline extractor when cached")
+
+
 class ChunkSettings(BaseModel):
     """Sentence-aware chunking, in characters."""
 
@@ -158,6 +170,7 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535)
     datasets_dir: Path = Path("../shared/datasets")
     index: IndexSettings = IndexSettings()
+    graph: GraphSettings = GraphSettings()
     chunking: ChunkSettings = ChunkSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     generation: GenerationSettings = GenerationSettings()
