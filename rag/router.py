@@ -5,7 +5,7 @@ needing no retrieval, single-step retrieval or multi-step retrieval, and runs th
 strategy. Ours is a hand-set rule over offline features of the question alone (entity
 count, bridge and comparison patterns, question form) giving a level 0-2, so routing costs
 microseconds: level 0 is single-step (hybrid), levels 1 and 2 are multi-step (RAG-Fusion
-with that many IRCoT-style bridge hops). "No retrieval" needs a generator that can
+with `level_hops` IRCoT-style bridge hops, 1 and 2 by default). "No retrieval" needs a generator that can
 answer alone; none is configured yet, so the router never picks it. Every route is reported in the trace.
 """
 
@@ -26,10 +26,11 @@ SINGLE, MULTI, NONE = "single", "multi", "none"
 
 # A relation that hides an entity: "the director of", "the country where", "X's father",
 # "the state that borders", "the company ... is part of".
+_GRAND_RE = re.compile(r"\bgrand(?:father|mother|son|daughter|parent|child)", re.IGNORECASE)
 _BRIDGE_RE = re.compile(
     r"\b[Tt]he (?:[a-z]+ ){0,2}?(?:of|where|which|that|whose|who|in which|on which|at which)\b|"
     r"\w'?s (?:father|mother|son|daughter|wife|husband|spouse|child|sibling|brother|sister|"
-    r"grandfather|grandmother|director|creator|author|performer|producer|composer|birthplace|"
+    r"director|creator|author|performer|producer|composer|birthplace|"
     r"team|country|city|state|university|company)\b|"
     r"\b(?:where|which|whose|that) (?:\w+ ){0,4}?(?:is|was|were|are|did|does)\b")
 # "..., X or Y?" and comparatives: the two candidates are named in the question.
@@ -59,7 +60,7 @@ def query_features(question: str) -> QueryFeatures:
     """Count what makes a question multi-hop: entities, bridge phrases, comparisons."""
     wh = _WH_RE.match(question)
     return QueryFeatures(entities=len(extract_entities(question)),
-                         bridge=len(_BRIDGE_RE.findall(question)),
+                         bridge=len(_BRIDGE_RE.findall(question)) + len(_GRAND_RE.findall(question)),
                          comparison=len(_COMPARE_RE.findall(question)),
                          words=len(question.split()),
                          wh=wh.group(1).lower() if wh else "")
@@ -70,17 +71,21 @@ def complexity(features: QueryFeatures) -> int:
 
     0: single-step suffices: a comparison whose candidates are both named and no relation
     hides an entity, or a short question about one entity with no bridge; 1: one hidden
-    entity (a two-hop question); 2: two or more hidden entities.
+    entity (a two-hop question); 2: two or more hidden entities (a relation applied to
+    each of two compared candidates hides two, or "grand" relations: X's father's father).
     """
     if features.bridge == 0 and features.comparison and features.entities >= 2:
         return 0
     if features.bridge == 0 and features.entities <= 1 and features.words <= 8:
         return 0
-    return 1 if features.bridge <= 1 else 2
+    hidden = features.bridge
+    if features.comparison and features.entities >= 2:  # one hidden entity per candidate
+        hidden *= 2
+    return 1 if hidden <= 1 else 2
 
 
 def route(features: QueryFeatures, *, can_answer_alone: bool = False) -> tuple[str, int]:
-    """The strategy for a question and its number of bridge hops.
+    """The strategy for a question and its complexity level.
 
     ("none", 0) only when a generator can answer alone and the question names nothing;
     ("single", 0) at level 0; ("multi", level) otherwise.
@@ -96,8 +101,8 @@ class AdaptiveRetriever:
 
     def __init__(self, single: TracingRetriever, multi: Mapping[int, TracingRetriever], *,
                  name: str = "adaptive") -> None:
-        if not multi:
-            raise ValueError("need at least one multi-step retriever")
+        if not {1, 2} <= set(multi):
+            raise ValueError(f"need a multi-step retriever for levels 1 and 2, got {sorted(multi)}")
         self.single = single
         self.multi = dict(multi)
         self.name = name
@@ -106,16 +111,11 @@ class AdaptiveRetriever:
         """Top `k` from the chosen route; the trace carries the route and its features."""
         validate_k(k)
         features = query_features(query)
-        chosen, hops = route(features)
-        if chosen == MULTI:
-            hops = min(hops, max(self.multi))
-            inner = self.multi.get(hops) or self.multi[max(self.multi)]
-        else:
-            inner = self.single
+        chosen, level = route(features)
+        inner = self.multi[level] if chosen == MULTI else self.single
         result = inner.retrieve(query, k)
-        trace = {**result.trace, "retriever": self.name, "route": chosen, "route_hops": hops,
-                 "routed_to": result.trace.get("retriever"), "complexity": complexity(features),
-                 "features": features.to_dict()}
+        trace = {**result.trace, "retriever": self.name, "route": chosen, "level": level,
+                 "routed_to": result.trace.get("retriever"), "features": features.to_dict()}
         return Retrieval(result.hits, trace)
 
     def search(self, query: str, k: int) -> list[Hit]:
@@ -125,12 +125,13 @@ class AdaptiveRetriever:
 
 def build_adaptive(indexes: Mapping[str, Retriever], settings: RetrievalSettings, *,
                    context: RetrievalContext | None = None) -> AdaptiveRetriever:
-    """Hybrid for single-step; fusion with 1 or 2 bridge hops (at most `router.max_hops`)."""
+    """Hybrid for level 0; fusion with `router.level_hops[level]` bridge hops for 1 and 2."""
     from rag.fusion import FusionRetriever
 
     parts = {n: indexes[n] for n in settings.hybrid_weights if n in indexes}
     single = HybridRetriever(parts, weights=settings.hybrid_weights, rrf_k=settings.rrf_k,
                              candidates=settings.candidates)
-    multi = {hops: FusionRetriever(indexes, settings.fusion, context=context, hops=hops)
-             for hops in range(1, settings.router.max_hops + 1)}
+    hops = {level: settings.router.level_hops.get(level, settings.fusion.hops) for level in (1, 2)}
+    multi = {level: FusionRetriever(indexes, settings.fusion, context=context, hops=h)
+             for level, h in hops.items()}
     return AdaptiveRetriever(single, multi)

@@ -84,7 +84,8 @@ class CragSettings(BaseModel):
 class RouterSettings(BaseModel):
     """Adaptive-RAG (`adaptive`): single-step (hybrid) or multi-step (fusion) per query."""
 
-    max_hops: int = Field(2, ge=1, le=2, description="bridge hops of the most complex route")
+    level_hops: dict[int, int] = Field(
+        {1: 1, 2: 2}, description="bridge hops of the multi-step route per complexity level")
 
 
 class RetrievalSettings(BaseModel):

@@ -30,6 +30,8 @@ def test_features_of_fixed_questions():
     assert (simple.bridge, simple.comparison, simple.entities) == (0, 0, 1)
     where = query_features("When did the country where Nugegoda is located join CARICOM?")
     assert where.bridge >= 1
+    grand = query_features("Who is the paternal grandfather of George Cochrane?")
+    assert grand.bridge == 2 and complexity(grand) == 2
 
 
 def test_route_on_fixed_features():
@@ -40,12 +42,12 @@ def test_route_on_fixed_features():
     bridge_compare = QueryFeatures(entities=2, bridge=1, comparison=2, words=12, wh="which")
     long_one = QueryFeatures(entities=1, bridge=0, comparison=0, words=14, wh="what")
     assert [complexity(f) for f in (simple, two_hop, deep, compare, bridge_compare, long_one)] == [
-        0, 1, 2, 0, 1, 1]
+        0, 1, 2, 0, 2, 1]
     assert route(simple) == (SINGLE, 0)
     assert route(compare) == (SINGLE, 0)
     assert route(two_hop) == (MULTI, 1)
     assert route(deep) == (MULTI, 2)
-    assert route(bridge_compare) == (MULTI, 1)
+    assert route(bridge_compare) == (MULTI, 2)  # one hidden director per compared film
     nothing = QueryFeatures(entities=0, bridge=0, comparison=0, words=5, wh="what")
     assert route(nothing, can_answer_alone=True) == (NONE, 0)
     assert route(nothing) == (SINGLE, 0)
@@ -66,10 +68,10 @@ def test_adaptive_reports_the_route_and_uses_it():
     hard = adaptive.retrieve("Who is the father of the director of film Blind Shaft?", 5)
     easy = adaptive.retrieve("When was Warsaw founded?", 5)
     assert hard.trace["route"] == MULTI and hard.trace["routed_to"] == "fusion"
-    assert hard.trace["route_hops"] == 2 and hard.hits[0].chunk_id == 3
+    assert hard.trace["level"] == 2 and hard.hits[0].chunk_id == 3
     assert hard.trace["retriever"] == "adaptive"
     assert easy.trace["route"] == SINGLE and easy.hits[0].chunk_id == 1
-    assert "features" in easy.trace and "complexity" in easy.trace
+    assert easy.trace["level"] == 0 and easy.trace["features"]["entities"] == 1
     assert (single.calls, one.calls, two.calls) == (1, 0, 1)
-    with pytest.raises(ValueError):
-        AdaptiveRetriever(single, {})
+    with pytest.raises(ValueError, match="levels 1 and 2"):
+        AdaptiveRetriever(single, {2: two})
