@@ -11,11 +11,13 @@ from rag.errors import (
     ConflictError,
     EmbedderMismatchError,
     InvalidInputError,
+    MissingDependencyError,
     NotFoundError,
     PayloadTooLargeError,
     RagmemError,
     UnsupportedMediaError,
 )
+from rag.generators.base import GeneratorUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +28,9 @@ STATUS: list[tuple[type[Exception], int]] = [
     (NotFoundError, 404),
     (ConflictError, 409),
     (EmbedderMismatchError, 409),
+    # A backend that is not installed or not reachable: the service, not the request, is at fault.
+    (GeneratorUnavailableError, 503),
+    (MissingDependencyError, 503),
     (RagmemError, 500),
 ]
 
