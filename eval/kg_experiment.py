@@ -126,11 +126,11 @@ def nx_compare(index: KnowledgeGraphIndex, queries: list[str], damping: float) -
         for pid, w in seeds.items():
             reset[row_of[pid]] += w
         t = time.perf_counter()
-        ours = personalized_pagerank(transition_t, dangling, reset, damping=damping)
+        ours = personalized_pagerank(transition_t, dangling, reset, damping=damping, tol=1e-10)
         ours_t.append(time.perf_counter() - t)
         t = time.perf_counter()
         ref = nx.pagerank(graph, alpha=damping, personalization={
-            i: float(reset[i]) for i in np.flatnonzero(reset)}, tol=1e-6, weight="weight")
+            i: float(reset[i]) for i in np.flatnonzero(reset)}, tol=1e-10, weight="weight")
         nx_t.append(time.perf_counter() - t)
         ref_arr = np.array([ref[i] for i in range(adjacency.shape[0])])
         same += list(np.argsort(-ours[n_phr:])[:10]) == list(np.argsort(-ref_arr[n_phr:])[:10])
@@ -178,7 +178,7 @@ def main() -> None:
     args = parser.parse_args()
     chunks, questions = load_set(args.set)
     questions = questions[: args.limit] if args.limit else questions
-    emb = CachedEmbedder(Embedder(), args.cache_dir / "emb_cache")
+    emb = CachedEmbedder(Embedder(), args.cache_dir / f"emb_cache_{args.set}")
     dense = DenseIndex(emb)  # type: ignore[arg-type]
     pvec = args.cache_dir / f"{args.set}.passages.npy"
     vecs = np.load(pvec) if pvec.exists() else emb.inner.encode([c.indexed_text for c in chunks])

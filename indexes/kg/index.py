@@ -65,7 +65,7 @@ class KGSettings:
     title_seed_weight: float = 0.0
     prefer_sources: tuple[str, ...] = ()
     embed_facts: bool = True
-    ppr_tol: float = 1e-6
+    ppr_tol: float = 1e-10
     ppr_max_iter: int = 100
 
     def __post_init__(self) -> None:
