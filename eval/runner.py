@@ -17,10 +17,12 @@ from typing import Any
 
 from eval.datasets import Dataset, Question
 from eval.metrics import summarize
+from rag.pipeline import hydrate
 from rag.service import RagService
 from rag.store import CollectionRow, NewDocument
 
 Progress = Callable[[str, int, int], None]
+CITATION_RE = re.compile(r"\s*\[\d+\]")
 
 
 def collection_name(dataset: Dataset, embedder: str) -> str:
@@ -74,10 +76,20 @@ def _passage_ids(service: RagService, collection: CollectionRow) -> dict[int, st
     return {r["id"]: r["doc"] for r in rows}
 
 
+def answer_text(service: RagService, question: str, hits: Sequence[Any], *, k: int = 5) -> str:
+    """The configured generator's answer from the top `k` hits, citation markers removed."""
+    answer = service.generator.answer(question, hydrate(service.store, list(hits)[:k]))
+    return "" if answer.abstained else CITATION_RE.sub("", answer.answer).strip()
+
+
 def run_retriever(service: RagService, collection: CollectionRow, name: str,
                   questions: Sequence[Question], *, depth: int,
-                  progress: Progress | None = None) -> list[dict[str, Any]]:
-    """Rank passages for every question with one retriever; one row per question."""
+                  progress: Progress | None = None, answers: bool = False) -> list[dict[str, Any]]:
+    """Rank passages for every question with one retriever; one row per question.
+
+    With `answers`, each row also holds the generator's answer for EM/F1 (timed apart
+    from retrieval).
+    """
     retriever = service.retriever(collection, name)
     passage_of = _passage_ids(service, collection)
     rows = []
@@ -92,6 +104,9 @@ def run_retriever(service: RagService, collection: CollectionRow, name: str,
             "abstained": abstained(result.trace)}
         if question.relevance is not None:
             row["relevance"] = dict(question.relevance)
+        if answers:
+            row["prediction"] = answer_text(service, question.question, hits)
+            row["answers"] = list(question.answers)
         rows.append(row)
         if progress:
             progress(name, n, len(questions))
@@ -101,7 +116,8 @@ def run_retriever(service: RagService, collection: CollectionRow, name: str,
 def run_benchmark(service: RagService, dataset: Dataset, retrievers: Sequence[str], *,
                   ks: Sequence[int] = (1, 2, 5, 10), limit: int | None = None,
                   progress: Progress | None = None,
-                  other_questions: Sequence[str] | None = None) -> dict[str, Any]:
+                  other_questions: Sequence[str] | None = None,
+                  answers: bool = False) -> dict[str, Any]:
     """Run every retriever over the dataset's questions.
 
     With `other_questions` (questions the corpus cannot answer), each retriever's result
@@ -120,7 +136,8 @@ def run_benchmark(service: RagService, dataset: Dataset, retrievers: Sequence[st
     depth = max(max(ks), 10)
     results = {}
     for name in retrievers:
-        rows = run_retriever(service, collection, name, questions, depth=depth, progress=progress)
+        rows = run_retriever(service, collection, name, questions, depth=depth, progress=progress,
+                             answers=answers)
         results[name] = {k: round(v, 4) for k, v in summarize(rows, ks).items()}
         if other_questions is not None:
             results[name].update(abstention_rates(service, collection, name, rows,

@@ -14,6 +14,7 @@ from typing import Any
 
 from indexes.embedder import Embedder
 from rag.answers import Answer, Passage
+from rag.context import RetrievalContext
 from rag.errors import InvalidInputError
 from rag.generators.extractive import ExtractiveGenerator
 from rag.generators.factory import check_generator_name, make_answerer
@@ -182,7 +183,11 @@ class RagService:
         live = self.indexes.get(collection)
         if name == "hipporag" and live.kg is None:
             self.indexes.build_kg(collection)  # first use: the graph is built from SQLite
-        return _Locked(build_retriever(name, live.indexes, self.settings.retrieval), live.lock)
+        # Chunk texts and the collection's CRAG calibration, for fusion, crag and adaptive.
+        context = RetrievalContext.for_collection(self.store.get_chunks,
+                                                  self.indexes.folder(collection.name))
+        return _Locked(build_retriever(name, live.indexes, self.settings.retrieval, context=context),
+                       live.lock)
 
     def retrieve(self, collection: CollectionRow, query: str, *, retriever: str | None = None,
                  top_k: int | None = None) -> tuple[list[Passage], dict[str, Any]]:

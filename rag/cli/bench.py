@@ -38,7 +38,8 @@ def _ks(text: str) -> list[int]:
 
 
 def _run(dataset, retrievers: str, k: str, out: Path | None, limit: int | None,
-         data_dir: Path | None, as_json: bool, abstention: Path | None = None) -> None:
+         data_dir: Path | None, as_json: bool, abstention: Path | None = None,
+         answers: bool = False) -> None:
     from eval.report import markdown_table, write_report
     from eval.runner import run_benchmark
 
@@ -59,7 +60,7 @@ def _run(dataset, retrievers: str, k: str, out: Path | None, limit: int | None,
 
             other = load_question_texts(abstention)
         result = run_benchmark(service, dataset, _names(retrievers), ks=_ks(k), limit=limit,
-                               progress=progress, other_questions=other)
+                               progress=progress, other_questions=other, answers=answers)
     if out:
         result["meta"]["files"] = {k: str(v) for k, v in write_report(out, result).items()}
     emit(result, as_json, lambda r: console.print(markdown_table(r)))
@@ -79,13 +80,16 @@ def multihop(
     abstention: Annotated[Path | None, typer.Option(
         "--abstention", help="Questions the corpus cannot answer (JSON or JSONL): report "
                              "answered_own and abstained_other per retriever.")] = None,
+    answers: Annotated[bool, typer.Option(
+        "--answers", help="Also answer each question (configured generator, top 5) and "
+                          "report EM/F1 against the gold answers.")] = False,
 ) -> None:
     """Recall@k / AR@k of retrievers on a multi-hop QA set (canonical or HippoRAG format)."""
     from eval.datasets import load_multihop
 
     with cli_errors():
         _run(load_multihop(questions, corpus), retrievers, k, out, limit, data_dir, as_json,
-             abstention)
+             abstention, answers)
 
 
 @bench_app.command("beir")
