@@ -162,3 +162,14 @@ def test_real_models_small_corpus(embedder) -> None:
     hits, trace = index.search_with_trace("Where was the director of Blue Harbor born?", 2)
     assert {h.chunk_id for h in hits} == {1, 2}
     assert any(s["phrase"] == "blue harbor" for s in trace["seeds"])
+
+
+@pytest.mark.unit
+def test_title_match_seeds_the_titled_passage() -> None:
+    query = "Which country is the birthplace of Alice Smith in?"
+    plain, _ = make(title_seed_weight=0.0)
+    plain.add(CHUNKS)
+    titled, _ = make(title_seed_weight=1.0)
+    titled.add(CHUNKS)
+    assert plain.search(query, 1)[0].chunk_id == 1
+    assert titled.search(query, 1)[0].chunk_id == 2  # the passage titled "Alice Smith"
