@@ -170,7 +170,7 @@ def main() -> None:
     parser.add_argument("--link-min", type=float, default=0.5)
     parser.add_argument("--top-facts", type=int, default=5)
     parser.add_argument("--damping", type=float, default=0.5)
-    parser.add_argument("--title", type=float, default=0.0)
+    parser.add_argument("--title", type=float, default=1.0)
     parser.add_argument("--grid", default="", help="JSON list of KGSettings overrides")
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--nx", type=int, default=0, help="compare PPR with nx on N queries")
