@@ -86,6 +86,8 @@ class RetrieveRequest(Strict):
 
 
 class RetrievedChunk(BaseModel):
+    """A span of a document: chunk, document, title, text, char offsets, score."""
+
     chunk_id: int
     document_id: str
     title: str
@@ -122,14 +124,8 @@ class AskRequest(Strict):
         return self
 
 
-class CitationOut(BaseModel):
-    chunk_id: int
-    document_id: str
-    title: str
-    text: str
-    start: int
-    end: int
-    score: float
+class CitationOut(RetrievedChunk):
+    """A cited span: the same fields as a retrieved chunk (offsets are the sentence's)."""
 
 
 class AskResponse(BaseModel):

@@ -27,20 +27,8 @@ class Passage:
 
 
 @dataclass(frozen=True)
-class Citation:
-    """The span of a document that supports part of an answer."""
-
-    chunk_id: int
-    document_id: str
-    title: str
-    text: str
-    start: int
-    end: int
-    score: float
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able form."""
-        return asdict(self)
+class Citation(Passage):
+    """The span of a document that supports part of an answer (a sentence or a passage)."""
 
 
 @dataclass
