@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -37,13 +39,9 @@ def _ks(text: str) -> list[int]:
     return ks
 
 
-def _run(dataset, retrievers: str, k: str, out: Path | None, limit: int | None,
-         data_dir: Path | None, as_json: bool, abstention: Path | None = None,
-         answers: bool = False) -> None:
-    from eval.report import markdown_table, write_report
-    from eval.runner import run_benchmark
-
-    service = open_service(data_dir)
+@contextmanager
+def staged_progress() -> Iterator[Callable[[str, int, int], None]]:
+    """Rich progress bars on stderr, one per stage; yields `progress(stage, done, total)`."""
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
     with Progress(*columns, console=console) as bar:
@@ -54,6 +52,17 @@ def _run(dataset, retrievers: str, k: str, out: Path | None, limit: int | None,
                 tasks[stage] = bar.add_task(stage, total=total)
             bar.update(tasks[stage], completed=done, total=total)
 
+        yield progress
+
+
+def _run(dataset, retrievers: str, k: str, out: Path | None, limit: int | None,
+         data_dir: Path | None, as_json: bool, abstention: Path | None = None,
+         answers: bool = False) -> None:
+    from eval.report import markdown_table, write_report
+    from eval.runner import run_benchmark
+
+    service = open_service(data_dir)
+    with staged_progress() as progress:
         other = None
         if abstention is not None:
             from eval.runner import load_question_texts
@@ -138,15 +147,7 @@ def speed(
                                ("2wiki_dev_657", "musique_train_100", "hotpotqa_train_100")]
         loaded = [load_multihop(f) for f in folders]
         service = open_service(data_dir)
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), console=console) as bar:
-            tasks: dict[str, int] = {}
-
-            def progress(stage: str, done: int, total: int) -> None:
-                if stage not in tasks:
-                    tasks[stage] = bar.add_task(stage, total=total)
-                bar.update(tasks[stage], completed=done)
-
+        with staged_progress() as progress:
             result = run_speed(service.embedder, settings, loaded, sizes=_ks(sizes),
                                ingest_passages=ingest_passages, queries=queries, progress=progress)
         if out:
