@@ -111,7 +111,8 @@ class AskRequest(Strict):
     stream: bool = Field(False, description="answer as Server-Sent Events: `token` events, "
                          "then `citations`, then `done`")
     session_id: str | None = Field(None, description="add this session's memory (core, "
-                                   "archival, recalled messages) and append the turn to it")
+                                   "archival, recalled messages) and append the turn to it; a "
+                                   "session created with a collection asks only that one (409)")
     document_id: str | None = Field(None, description="answer over this one document through "
                                     "its memory blocks instead of chunk retrieval")
 
@@ -119,8 +120,6 @@ class AskRequest(Strict):
     def _one_memory_mode(self) -> AskRequest:
         if self.session_id is not None and self.document_id is not None:
             raise ValueError("give session_id or document_id, not both")
-        if self.stream and (self.session_id is not None or self.document_id is not None):
-            raise ValueError("stream is not supported with session_id or document_id yet")
         return self
 
 

@@ -10,13 +10,15 @@ and the answer to the session.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from memory.assembly import Piece
 from memory.sessions import SessionContext
 from rag.answers import Answer, Passage
-from rag.errors import InvalidInputError
+from rag.errors import ConflictError, InvalidInputError
+from rag.generators.llm_answer import AnswerEvent, answer_events
 from rag.pipeline import retrieve
 from rag.store import CollectionRow
 
@@ -93,15 +95,46 @@ def session_passages(session_id: str, ctx: SessionContext) -> list[Passage]:
     return by_score(scored)
 
 
-def ask_with_memory(service: RagService, collection: CollectionRow, question: str, *,
-                    retriever: str | None, k: int, generator: str | None,
-                    session_id: str | None = None, document_id: str | None = None) -> Answer:
-    """Answer over one document's memory, or from the collection plus a session's memory.
+@dataclass
+class MemoryAsk:
+    """What an ask through memory hands the generator, and what to do with its answer."""
 
-    With `session_id`, the question and the answer are appended to the session.
+    passages: list[Passage]
+    trace: dict[str, Any]
+    answerer: Any
+    session_id: str | None = None
+
+    def finish(self, service: RagService, question: str, answer: Answer) -> Answer:
+        """Attach the trace; in session mode, append the question and the answer."""
+        answer.retrieval = self.trace
+        if self.session_id is not None:
+            service.memory.add_messages(self.session_id, [("user", question),
+                                                          ("assistant", answer.answer)])
+        return answer
+
+
+def check_session_collection(session: dict[str, Any], collection: CollectionRow) -> None:
+    """A session bound to a collection asks only that one; an unbound one asks any.
+
+    Raises:
+        ConflictError: when the session belongs to another collection.
+    """
+    bound = session.get("collection")
+    if bound is not None and bound != collection.name:
+        raise ConflictError(f"session {session['id']!r} belongs to collection {bound!r}, "
+                            f"not {collection.name!r}")
+
+
+def prepare_memory_ask(service: RagService, collection: CollectionRow, question: str, *,
+                       retriever: str | None, k: int, generator: str | None,
+                       session_id: str | None = None, document_id: str | None = None) -> MemoryAsk:
+    """Everything before generation: the answerer, the session or document check, the
+    memory context and (session mode) the collection's passages. Whatever can fail with a
+    4xx fails here, so a stream opens only once this has returned.
 
     Raises:
         NotFoundError: for an unknown session or document.
+        ConflictError: for a session bound to another collection.
         InvalidInputError: when both a session and a document are given.
     """
     if session_id is not None and document_id is not None:
@@ -111,19 +144,53 @@ def ask_with_memory(service: RagService, collection: CollectionRow, question: st
     answerer = service.answerer(generator)
     if document_id is not None:
         passages, trace = document_passages(service, collection, document_id, question, budget=budget)
-        answer = answerer.answer(question, passages)
-        answer.retrieval = trace
-        return answer
+        return MemoryAsk(passages, trace, answerer)
     assert session_id is not None
+    check_session_collection(service.memory.get_session(session_id), collection)
     ctx = service.memory.context(session_id, question, budget=max(64, budget // 2))
     passages, trace = retrieve(question, retriever=service.retriever(collection, retriever),
                                store=service.store, k=k)
     if trace.get("crag", {}).get("abstain"):  # CRAG graded every chunk Incorrect: memory only
         passages = []
-    answer = answerer.answer(question, passages + session_passages(session_id, ctx))
-    answer.retrieval = {**trace, "mode": "session", "session": {
+    trace = {**trace, "mode": "session", "session": {
         "id": session_id, "n_tokens": ctx.n_tokens, "budget": ctx.budget,
         "pieces": [{key: v for key, v in p.items() if key != "text"}
                    for p in service.memory.provenance(ctx)]}}
-    service.memory.add_messages(session_id, [("user", question), ("assistant", answer.answer)])
-    return answer
+    return MemoryAsk(passages + session_passages(session_id, ctx), trace, answerer, session_id)
+
+
+def ask_with_memory(service: RagService, collection: CollectionRow, question: str, *,
+                    retriever: str | None, k: int, generator: str | None,
+                    session_id: str | None = None, document_id: str | None = None) -> Answer:
+    """Answer over one document's memory, or from the collection plus a session's memory.
+
+    With `session_id`, the question and the answer are appended to the session. Raises as
+    `prepare_memory_ask`.
+    """
+    prepared = prepare_memory_ask(service, collection, question, retriever=retriever, k=k,
+                                  generator=generator, session_id=session_id,
+                                  document_id=document_id)
+    answer = prepared.answerer.answer(question, prepared.passages)
+    return prepared.finish(service, question, answer)
+
+
+def stream_with_memory(service: RagService, collection: CollectionRow, question: str, *,
+                       retriever: str | None, k: int, generator: str | None,
+                       session_id: str | None = None, document_id: str | None = None,
+                       ) -> Iterator[AnswerEvent]:
+    """`ask_with_memory` as a stream of `AnswerEvent`s (text pieces, then the answer).
+
+    Preparation runs now (so its errors raise before the first event); generation runs as
+    the events are read. In session mode the turn is appended before the final event.
+    """
+    prepared = prepare_memory_ask(service, collection, question, retriever=retriever, k=k,
+                                  generator=generator, session_id=session_id,
+                                  document_id=document_id)
+
+    def events() -> Iterator[AnswerEvent]:
+        for event in answer_events(prepared.answerer, question, prepared.passages, prepared.trace):
+            if event.answer is not None:
+                prepared.finish(service, question, event.answer)
+            yield event
+
+    return events()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from indexes.embedder import Embedder
@@ -18,10 +18,11 @@ from rag.context import RetrievalContext
 from rag.errors import InvalidInputError
 from rag.generators.extractive import ExtractiveGenerator
 from rag.generators.factory import check_generator_name, make_answerer
+from rag.generators.llm_answer import AnswerEvent, answer_events
 from rag.indexing import IndexManager, Progress
 from rag.ingest.documents import prepare_documents
 from rag.ingest.parsers import ParsedDocument, parse_file, parse_records
-from rag.memory_ask import ask_with_memory
+from rag.memory_ask import ask_with_memory, stream_with_memory
 from rag.memory_service import MemoryService
 from rag.pipeline import ask, retrieve
 from rag.retrievers import RETRIEVER_NAMES, TracingRetriever, build_retriever
@@ -211,6 +212,25 @@ class RagService:
                                    document_id=document_id)
         return ask(question, retriever=self.retriever(collection, retriever), store=self.store,
                    generator=self.answerer(generator), k=k)
+
+    def ask_stream(self, collection: CollectionRow, question: str, *, retriever: str | None = None,
+                   top_k: int | None = None, generator: str | None = None,
+                   session_id: str | None = None, document_id: str | None = None,
+                   ) -> Iterator[AnswerEvent]:
+        """`ask` as a stream: text pieces, then the whole answer (with its trace).
+
+        Validation, retrieval or memory assembly and starting the generator happen now,
+        so their errors raise here; generation runs as the events are read."""
+        k = self.settings.retrieval.top_k if top_k is None else top_k
+        self._validate(question, k, "question")
+        if session_id is not None or document_id is not None:
+            return stream_with_memory(self, collection, question, retriever=retriever, k=k,
+                                      generator=generator, session_id=session_id,
+                                      document_id=document_id)
+        answerer = self.answerer(generator)
+        passages, trace = retrieve(question, retriever=self.retriever(collection, retriever),
+                                   store=self.store, k=k)
+        return answer_events(answerer, question, passages, trace)
 
     def answerer(self, name: str | None = None) -> Any:
         """The loaded answer generator called `name` (default: settings), started once.

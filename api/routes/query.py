@@ -12,7 +12,7 @@ from fastapi.responses import StreamingResponse
 from api.deps import CollectionDep, ServiceDep
 from api.schemas import AskRequest, AskResponse, RetrieveRequest, RetrieveResponse
 from rag.errors import RagmemError
-from rag.generators.llm_answer import AnswerEvent, answer_events
+from rag.generators.llm_answer import AnswerEvent
 
 router = APIRouter(prefix="/v1/collections/{name}", tags=["questions"])
 
@@ -37,12 +37,12 @@ def ask(body: AskRequest, collection: CollectionDep, service: ServiceDep) -> Any
                              generator=body.generator, session_id=body.session_id,
                              document_id=body.document_id)
         return AskResponse(**answer.to_dict())
-    # Everything that can fail with a 4xx (validation, retrieval, starting the generator)
-    # happens before the stream opens; only generation itself runs inside it.
-    answerer = service.answerer(body.generator)
-    passages, trace = service.retrieve(collection, body.question, retriever=body.retriever,
-                                       top_k=body.top_k)
-    events = answer_events(answerer, body.question, passages, trace)
+    # Everything that can fail with a 4xx (validation, retrieval or memory assembly, an
+    # unknown session or document, starting the generator) happens before the stream
+    # opens; only generation (and appending a session's turn) runs inside it.
+    events = service.ask_stream(collection, body.question, retriever=body.retriever,
+                                top_k=body.top_k, generator=body.generator,
+                                session_id=body.session_id, document_id=body.document_id)
     return StreamingResponse(ask_sse(events), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 

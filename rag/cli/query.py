@@ -18,7 +18,6 @@ from rag.cli.common import (
     load_settings,
     open_service,
 )
-from rag.errors import InvalidInputError
 
 RetrieverOption = Annotated[
     str | None,
@@ -39,9 +38,14 @@ DocumentOption = Annotated[str | None, typer.Option("--document", help="Answer o
                                                     "document through its memory blocks.")]
 
 
+AskCollectionOption = Annotated[str | None, typer.Option(
+    "--collection", "-c", help="Collection name [default: the session's collection, else "
+                               "default].")]
+
+
 def ask(
     question: str,
-    collection: CollectionOption = "default",
+    collection: AskCollectionOption = None,
     retriever: RetrieverOption = None,
     top_k: TopKOption = None,
     generator: GeneratorOption = None,
@@ -54,26 +58,23 @@ def ask(
     """Answer a question from a collection, with citations."""
     with cli_errors():
         service = open_service(data_dir)
+        if collection is None:  # a session asks its own collection by default
+            bound = service.memory.get_session(session)["collection"] if session else None
+            collection = bound or "default"
         target = service.collection(collection)
-        if stream and (session or document):
-            raise InvalidInputError("--stream is not supported with --session or --document yet")
         if stream:
-            _stream_answer(service, target, question, retriever=retriever, top_k=top_k,
-                           generator=generator, as_json=as_json)
+            _stream_answer(service.ask_stream(target, question, retriever=retriever, top_k=top_k,
+                                              generator=generator, session_id=session,
+                                              document_id=document), as_json=as_json)
             return
         answer = service.ask(target, question, retriever=retriever, top_k=top_k, generator=generator,
                              session_id=session, document_id=document)
         emit(answer.to_dict(), as_json, _print_answer)
 
 
-def _stream_answer(service, collection, question: str, *, retriever: str | None,  # noqa: ANN001
-                   top_k: int | None, generator: str | None, as_json: bool) -> None:
+def _stream_answer(events, *, as_json: bool) -> None:  # noqa: ANN001 - AnswerEvents
     """Print tokens as they come, then the citations (JSON lines with --json)."""
-    from rag.generators.llm_answer import answer_events
-
-    answerer = service.answerer(generator)
-    passages, trace = service.retrieve(collection, question, retriever=retriever, top_k=top_k)
-    for event in answer_events(answerer, question, passages, trace):
+    for event in events:
         if event.answer is None:
             if as_json:
                 _json_line({"event": "token", "text": event.text})

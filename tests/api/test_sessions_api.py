@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from tests.api.conftest import start_server, unique_name, upload_json
+from tests.api.test_chat import sse_events
 
 pytestmark = pytest.mark.integration
 
@@ -117,6 +118,47 @@ def test_ask_with_session_appends_turns(client, collection, session):
                                                                   ("assistant", body["answer"])]
 
 
+def test_ask_with_session_streams_and_appends_turns(client, collection):
+    upload_json(client, collection, [{"id": "tower", "title": "Eiffel Tower", "text":
+                                      "The Eiffel Tower is a lattice tower in Paris. It is "
+                                      "named after the engineer Gustave Eiffel."}])
+    session = client.post("/v1/sessions", json={"collection": collection}).json()["id"]
+    client.post(f"/v1/sessions/{session}/messages", json={
+        "role": "user", "content": "My locker at the gym is number 4417."})
+    question = "Who is the Eiffel Tower named after?"
+    response = client.post(f"/v1/collections/{collection}/ask",
+                           json={"question": question, "session_id": session, "stream": True})
+    assert response.status_code == 200, response.text
+    events = sse_events(response)
+    assert [name for name, _ in events][-2:] == ["citations", "done"]
+    cited, done = events[-2][1], events[-1][1]
+    assert "Gustave Eiffel" in done["answer"]
+    assert "".join(data["text"] for name, data in events[:-2]) == done["answer"]
+    assert cited["retrieval"]["mode"] == "session" and cited["retrieval"]["session"]["id"] == session
+    assert any(c["document_id"] == "tower" for c in cited["citations"])
+    messages = client.get(f"/v1/sessions/{session}/messages").json()["messages"]
+    assert [(m["role"], m["content"]) for m in messages[-2:]] == [("user", question),
+                                                                  ("assistant", done["answer"])]
+    # a session recalls its own turns: the recalled message is cited with its message id
+    recalled = client.post(f"/v1/collections/{collection}/ask", json={
+        "question": "What number is my gym locker?", "session_id": session, "stream": True})
+    cited = sse_events(recalled)[-2][1]
+    sources = {c["title"] for c in cited["citations"] if c["document_id"] == f"session:{session}"}
+    assert "message:0" in sources, cited["citations"]
+
+    other = unique_name("other")
+    assert client.post("/v1/collections", json={"name": other}).status_code == 201
+    for stream in (False, True):  # bound to `collection`: asking another one is a 409
+        wrong = client.post(f"/v1/collections/{other}/ask",
+                            json={"question": question, "session_id": session, "stream": stream})
+        assert wrong.status_code == 409 and collection in wrong.json()["detail"]
+        ghost = client.post(f"/v1/collections/{collection}/ask",
+                            json={"question": question, "session_id": unique_name("g"),
+                                  "stream": stream})
+        assert ghost.status_code == 404
+    assert len(client.get(f"/v1/sessions/{session}/messages").json()["messages"]) == 5
+
+
 def test_ask_with_document_cites_real_spans(client, collection):
     fact = "The vault combination chosen by the curator is 62-17-48."
     paragraphs = [f"Section {i}. {FILLER * 3}" for i in range(60)]
@@ -138,6 +180,24 @@ def test_ask_with_document_cites_real_spans(client, collection):
     missing = client.post(f"/v1/collections/{collection}/ask",
                           json={"question": "anything?", "document_id": "nope"})
     assert missing.status_code == 404
+
+
+    streamed = client.post(f"/v1/collections/{collection}/ask", json={
+        "question": "What is the vault combination chosen by the curator?",
+        "document_id": "minutes", "stream": True})
+    assert streamed.status_code == 200, streamed.text
+    assert streamed.headers["content-type"].startswith("text/event-stream")
+    events = sse_events(streamed)
+    names = [name for name, _ in events]
+    assert names[-2:] == ["citations", "done"] and set(names[:-2]) == {"token"}
+    cited, done = events[-2][1], events[-1][1]
+    assert "".join(data["text"] for name, data in events[:-2]) == done["answer"] == body["answer"]
+    assert cited["citations"] == body["citations"] and cited["retrieval"]["mode"] == "memory"
+    for stream in (False, True):  # 404 before any stream opens
+        missing = client.post(f"/v1/collections/{collection}/ask",
+                              json={"question": "anything?", "document_id": "nope", "stream": stream})
+        assert missing.status_code == 404 and missing.headers["content-type"].startswith(
+            "application/json")
 
 
 def test_unknown_session_and_bad_input(client, collection, session):

@@ -29,11 +29,16 @@ def cli(embedder, tmp_path_factory):
     patch.setattr(indexes.embedder, "Embedder", lambda *args, **kwargs: embedder)
     runner = CliRunner()
 
-    def run(*args: str, code: int = 0):
+    def run(*args: str, code: int = 0, lines: bool = False):
+        """Parsed stdout; `lines`: one JSON object per line (streamed events)."""
         result = runner.invoke(app, [*args, "--data-dir", str(data_dir), "--json"],
                                catch_exceptions=False)
         assert result.exit_code == code, result.output
-        return json.loads(result.stdout) if code == 0 else result
+        if code != 0:
+            return result
+        if lines:
+            return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+        return json.loads(result.stdout)
 
     yield run
     patch.undo()
@@ -86,11 +91,25 @@ def test_ask_with_session_and_document(cli, tmp_path):
     text = cli("documents", "show", doc_id, "-c", "manuals")["text"]
     assert all(text[c["start"]:c["end"]] == c["text"] for c in answer["citations"])
 
+    streamed = cli("ask", question, "-c", "manuals", "--document", doc_id, "--stream", lines=True)
+    assert [e["event"] for e in streamed[:-1]] == ["token"] * (len(streamed) - 1)
+    done = streamed[-1]
+    assert done["event"] == "done" and done["answer"] == answer["answer"]
+    assert "".join(e["text"] for e in streamed[:-1]) == done["answer"]
+    assert done["citations"] == answer["citations"] and done["retrieval"]["mode"] == "memory"
+
     sid = cli("memory", "sessions", "create", "-c", "manuals")["id"]
-    answer = cli("ask", question, "-c", "manuals", "--session", sid)
-    assert answer["retrieval"]["mode"] == "session"
+    answer = cli("ask", question, "--session", sid)  # no -c: the session's collection
+    assert answer["retrieval"]["mode"] == "session" and "room B12" in answer["answer"]
+    streamed = cli("ask", "And where is that door?", "--session", sid, "--stream", lines=True)
+    assert streamed[-1]["event"] == "done" and streamed[-1]["retrieval"]["mode"] == "session"
     turns = cli("memory", "messages", sid)["messages"]
-    assert [t["role"] for t in turns] == ["user", "assistant"] and turns[0]["content"] == question
+    assert [t["role"] for t in turns] == ["user", "assistant"] * 2 and turns[0]["content"] == question
+    assert turns[3]["content"] == streamed[-1]["answer"]
+    cli("collections", "create", "other")
+    cli("ask", question, "-c", "other", "--session", sid, code=2)  # bound to manuals
+    cli("ask", question, "--session", "nope", code=3)
+    cli("ask", question, "-c", "manuals", "--document", "nope", "--stream", code=3)
 
 
 def test_bench_needle_on_a_tiny_haystack(cli, tmp_path):
