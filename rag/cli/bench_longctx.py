@@ -9,16 +9,14 @@ on `bench_app`.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from rag.cli.bench import bench_app
+from rag.cli.bench import bench_app, staged_progress
 from rag.cli.common import DataDirOption, JsonOption, cli_errors, console, emit, load_settings
 from rag.errors import InvalidInputError
 from rag.settings import Settings
@@ -78,20 +76,6 @@ def memory_tools(settings: Settings) -> dict[str, Any]:
                             block_tokens=mem.block_tokens, reps=mem.reps)
     return {"encoder": embedder, "counter": HFTokenCounter(embedder.tokenizer), "config": config,
             "cache_bytes": mem.cache_mb * 2**20}
-
-
-@contextmanager
-def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
-    """A rich progress bar on stderr; yields the `progress(done, total)` callback."""
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())
-    with Progress(*columns, console=console) as bar:
-        task = bar.add_task(label, total=None)
-
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield update
 
 
 def find_dataset(settings: Settings, file: Path) -> Path:
@@ -154,10 +138,11 @@ def needle(
             raise FileNotFoundError(f"no essays folder {str(folder)!r}")
         lengths, points = parse_ints(tokens, "--tokens"), parse_depths(depths)
         tools = memory_tools(settings)
-        with progress_bar(f"needle x{needles}") as progress:
+        with staged_progress() as progress:
             result = run_needle(tokens=lengths, needles=needles, depths=points,
                                 budget=budget or settings.memory.budget, essays_dir=folder,
-                                repeats=repeats, progress=progress, **tools)
+                                repeats=repeats, progress=partial(progress, f"needle x{needles}"),
+                                **tools)
         _write(out, f"needle-{needles}", result)
         emit(result, as_json, _print_summary)
 
@@ -182,10 +167,10 @@ def longctx(
         settings = load_settings(data_dir)
         path = find_dataset(settings, file)
         tools = memory_tools(settings)
-        with progress_bar(path.name) as progress:
+        with staged_progress() as progress:
             try:
                 result = run_longctx(path, limit=limit, budget=budget or settings.memory.budget,
-                                     repeats=repeats, progress=progress, **tools)
+                                     repeats=repeats, progress=partial(progress, path.name), **tools)
             except ValueError as exc:  # unknown file kind, or gold text missing from a case
                 raise InvalidInputError(str(exc)) from exc
         _write(out, f"longctx-{path.name.split('.')[0]}", result)
