@@ -6,23 +6,32 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.concurrency import run_in_threadpool
 
+from api.deps import get_principal
 from api.errors import install_error_handlers
+from api.limits import BodyLimitMiddleware
 from api.routes import benchmarks, chat, collections, documents, health, jobs, query, sessions
 from eval.jobs import run_benchmark_job
 from rag.jobs import JobWorker
+from rag.keys import AuthDecision, active_key_count, decide_auth
 from rag.service import RagService
 from rag.settings import Settings, get_settings, offline_environment
 
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None, *, service: RagService | None = None) -> FastAPI:
-    """Build the app; the service is opened (model loaded) in the lifespan, not here."""
+def create_app(settings: Settings | None = None, *, service: RagService | None = None,
+               auth: AuthDecision | None = None) -> FastAPI:
+    """Build the app; the service is opened (model loaded) in the lifespan, not here.
+
+    `auth` says whether /v1 asks for an API key (default: `settings.auth.mode` for a
+    server bound to `settings.host`, see `rag.keys.decide_auth`).
+    """
     offline_environment()
     settings = settings or get_settings()
+    auth = auth or decide_auth(settings.auth.mode, settings.host)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -33,6 +42,7 @@ def create_app(settings: Settings | None = None, *, service: RagService | None =
         worker.start()
         app.state.service, app.state.worker = svc, worker
         log.info("ragmem serving data dir %s", settings.data_dir.resolve())
+        log_auth(auth, active_key_count(svc.store))
         try:
             yield
         finally:
@@ -42,6 +52,20 @@ def create_app(settings: Settings | None = None, *, service: RagService | None =
     app = FastAPI(title="ragmem", version="0.1.0", lifespan=lifespan,
                   description="Documents in, cited answers out; long-context memory; benchmarks.")
     install_error_handlers(app)
-    for module in (health, collections, documents, jobs, query, benchmarks, chat, sessions):
-        app.include_router(module.router)
+    app.state.auth_required = auth.required
+    limits = settings.limits
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=limits.max_body_bytes,
+                       max_upload_request_bytes=limits.max_upload_request_bytes,
+                       max_json_depth=limits.max_json_depth)
+    app.include_router(health.router)  # /healthz (and /docs) stay open
+    for module in (collections, documents, jobs, query, benchmarks, chat, sessions):
+        app.include_router(module.router, dependencies=[Depends(get_principal)])
     return app
+
+
+def log_auth(auth: AuthDecision, active_keys: int) -> None:
+    """The start-up line saying whether auth is in force, and why."""
+    log.log(logging.WARNING if auth.required and not active_keys else logging.INFO,
+            "auth: %s%s", auth.describe(),
+            "; no active API keys yet: create one with `ragmem keys create NAME`"
+            if auth.required and not active_keys else "")

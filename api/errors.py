@@ -15,6 +15,8 @@ from rag.errors import (
     NotFoundError,
     PayloadTooLargeError,
     RagmemError,
+    TooManyRequestsError,
+    UnauthorizedError,
     UnsupportedMediaError,
 )
 from rag.generators.base import GeneratorUnavailableError
@@ -22,6 +24,8 @@ from rag.generators.base import GeneratorUnavailableError
 log = logging.getLogger(__name__)
 
 STATUS: list[tuple[type[Exception], int]] = [
+    (UnauthorizedError, 401),
+    (TooManyRequestsError, 429),
     (PayloadTooLargeError, 413),
     (UnsupportedMediaError, 415),
     (InvalidInputError, 422),
@@ -40,6 +44,15 @@ def status_for(exc: Exception) -> int:
     return next((code for cls, code in STATUS if isinstance(exc, cls)), 500)
 
 
+def headers_for(exc: Exception) -> dict[str, str] | None:
+    """Headers a status asks for: the auth scheme with a 401, when to retry with a 429."""
+    if isinstance(exc, UnauthorizedError):
+        return {"WWW-Authenticate": "Bearer"}
+    if isinstance(exc, TooManyRequestsError):
+        return {"Retry-After": str(exc.retry_after)}
+    return None
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Answer domain errors with `{"detail": message}` and their status."""
 
@@ -47,6 +60,6 @@ def install_error_handlers(app: FastAPI) -> None:
         code = status_for(exc)
         if code >= 500:
             log.error("%s %s failed: %s", request.method, request.url.path, exc)
-        return JSONResponse({"detail": str(exc)}, status_code=code)
+        return JSONResponse({"detail": str(exc)}, status_code=code, headers=headers_for(exc))
 
     app.add_exception_handler(RagmemError, handle)

@@ -17,6 +17,8 @@ __all__ = [
     "PayloadTooLargeError",
     "NotFoundError",
     "ConflictError",
+    "UnauthorizedError",
+    "TooManyRequestsError",
 ]
 
 
@@ -38,3 +40,15 @@ class NotFoundError(RagmemError, LookupError):
 
 class ConflictError(RagmemError):
     """The request conflicts with stored state, e.g. a collection that already exists (409)."""
+
+
+class UnauthorizedError(RagmemError):
+    """No API key, or an unknown or revoked one, where auth is on (401)."""
+
+
+class TooManyRequestsError(RagmemError):
+    """A per-key limit is reached, e.g. its concurrent jobs (429); retry after a while."""
+
+    def __init__(self, message: str, *, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -65,6 +65,28 @@ MIGRATIONS: list[str] = [
     ALTER TABLE jobs ADD COLUMN result TEXT;
     ALTER TABLE jobs ADD COLUMN stage TEXT NOT NULL DEFAULT ''
     """,
+    # 3: API keys (only the SHA-256 of a secret is kept) and who owns what (rag/keys.py).
+    # A NULL owner: made with auth off, or before v3; with auth on only admin keys see it.
+    """
+    CREATE TABLE api_keys (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL,
+        prefix TEXT NOT NULL,
+        secret_sha256 TEXT NOT NULL UNIQUE,
+        admin INTEGER NOT NULL DEFAULT 0,
+        created REAL NOT NULL,
+        revoked_at REAL
+    );
+    CREATE UNIQUE INDEX api_keys_active_name ON api_keys(name) WHERE revoked_at IS NULL;
+    CREATE INDEX api_keys_prefix ON api_keys(prefix);
+    ALTER TABLE collections ADD COLUMN owner_key_id INTEGER;
+    ALTER TABLE jobs ADD COLUMN owner_key_id INTEGER;
+    CREATE INDEX jobs_owner_status ON jobs(owner_key_id, status);
+    CREATE TABLE session_owners (
+        session_id TEXT PRIMARY KEY,
+        owner_key_id INTEGER NOT NULL
+    )
+    """,
 ]
 
 

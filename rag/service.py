@@ -58,9 +58,10 @@ class RagService:
         return self
 
     # -- collections ----------------------------------------------------------
-    def create_collection(self, name: str) -> CollectionRow:
-        """Create a collection pinned to the loaded embedder."""
-        row = self.store.create_collection(name, embedder=self.embedder.name, dim=self.embedder.dim)
+    def create_collection(self, name: str, *, owner_key_id: int | None = None) -> CollectionRow:
+        """Create a collection pinned to the loaded embedder (owned by an API key, if any)."""
+        row = self.store.create_collection(name, embedder=self.embedder.name, dim=self.embedder.dim,
+                                           owner_key_id=owner_key_id)
         self.indexes.get(row)  # registered as live, so later uploads index in the background
         return row
 

@@ -134,12 +134,26 @@ class GenerationSettings(BaseModel):
 
 
 class LimitSettings(BaseModel):
-    """Input limits; requests over them get a 4xx."""
+    """Input limits; requests over them get a 4xx (413, 422 or 429), never a 500."""
 
-    max_upload_bytes: int = Field(50 * 1024 * 1024, ge=1)
+    max_upload_bytes: int = Field(50 * 1024 * 1024, ge=1, description="one uploaded file")
+    max_upload_request_bytes: int = Field(256 * 1024 * 1024, ge=1,
+                                          description="a whole multipart request")
+    max_body_bytes: int = Field(16 * 1024 * 1024, ge=1,
+                                description="any other request body (JSON)")
+    max_json_depth: int = Field(64, ge=1, description="nesting of a JSON body")
     max_query_chars: int = Field(4000, ge=1)
     max_top_k: int = Field(100, ge=1)
     max_documents_per_request: int = Field(10_000, ge=1)
+    max_concurrent_jobs_per_key: int = Field(4, ge=1, description="queued or running jobs "
+                                             "(uploads, benchmarks) per API key")
+
+
+class AuthSettings(BaseModel):
+    """API keys (`ragmem keys ...`), sent as `Authorization: Bearer rgm_...`."""
+
+    mode: str = Field("auto", pattern="^(auto|on|off)$", description="auto: on unless "
+                      "the server binds to a loopback address (127.0.0.1, ::1)")
 
 
 class MemorySettings(BaseModel):
@@ -176,6 +190,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = RetrievalSettings()
     generation: GenerationSettings = GenerationSettings()
     limits: LimitSettings = LimitSettings()
+    auth: AuthSettings = AuthSettings()
     memory: MemorySettings = MemorySettings()
 
 

@@ -32,6 +32,7 @@ class CollectionRow:
     embedder: str
     dim: int
     created: float
+    owner_key_id: int | None = None  # the API key that owns it (rag/keys.py)
 
 
 @dataclass(frozen=True)
@@ -121,8 +122,9 @@ class Store:
         return self._conn().execute(sql, params).fetchall()
 
     # -- collections ----------------------------------------------------------
-    def create_collection(self, name: str, *, embedder: str, dim: int) -> CollectionRow:
-        """Create a collection pinned to an embedder.
+    def create_collection(self, name: str, *, embedder: str, dim: int,
+                          owner_key_id: int | None = None) -> CollectionRow:
+        """Create a collection pinned to an embedder (owned by `owner_key_id`, if any).
 
         Raises:
             InvalidInputError: on a bad name. ConflictError: when it exists.
@@ -131,8 +133,8 @@ class Store:
         try:
             with self.transaction() as conn:
                 conn.execute(
-                    "INSERT INTO collections(name, embedder, dim, created) VALUES (?,?,?,?)",
-                    (name, embedder, dim, time.time()),
+                    "INSERT INTO collections(name, embedder, dim, created, owner_key_id)"
+                    " VALUES (?,?,?,?,?)", (name, embedder, dim, time.time(), owner_key_id),
                 )
         except sqlite3.IntegrityError as exc:
             raise ConflictError(f"collection {name!r} already exists") from exc
@@ -145,8 +147,8 @@ class Store:
             NotFoundError: when there is none.
         """
         validate_collection_name(name)
-        rows = self.query("SELECT id, name, embedder, dim, created FROM collections WHERE name=?",
-                          (name,))
+        rows = self.query("SELECT id, name, embedder, dim, created, owner_key_id FROM collections"
+                          " WHERE name=?", (name,))
         if not rows:
             raise NotFoundError(f"collection {name!r} not found")
         return CollectionRow(**dict(rows[0]))
@@ -154,7 +156,7 @@ class Store:
     def list_collections(self) -> list[dict[str, Any]]:
         """Every collection with its document and chunk counts."""
         rows = self.query(
-            "SELECT c.id, c.name, c.embedder, c.dim, c.created,"
+            "SELECT c.id, c.name, c.embedder, c.dim, c.created, c.owner_key_id,"
             " (SELECT COUNT(*) FROM documents d WHERE d.collection_id=c.id) AS documents,"
             " (SELECT COUNT(*) FROM chunks k WHERE k.collection_id=c.id) AS chunks"
             " FROM collections c ORDER BY c.name"
@@ -284,16 +286,19 @@ class Store:
 
     # -- jobs -----------------------------------------------------------------
     def create_job(self, collection: CollectionRow | None, *, kind: str, total: int,
-                   payload: dict[str, Any] | None = None) -> str:
-        """Record a queued job; returns its id."""
+                   payload: dict[str, Any] | None = None, owner_key_id: int | None = None) -> str:
+        """Record a queued job; returns its id. It is charged to `owner_key_id`, by default
+        the collection's owner (per-key job limits, rag/keys.py)."""
         job_id = uuid.uuid4().hex
         now = time.time()
+        if owner_key_id is None and collection is not None:
+            owner_key_id = collection.owner_key_id
         with self.transaction() as conn:
             conn.execute(
                 "INSERT INTO jobs(id, kind, collection_id, status, done, total, payload, created,"
-                " updated) VALUES (?,?,?,?,?,?,?,?,?)",
+                " updated, owner_key_id) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (job_id, kind, collection.id if collection else None, "queued", 0, total,
-                 json.dumps(payload or {}), now, now))
+                 json.dumps(payload or {}), now, now, owner_key_id))
         return job_id
 
     def update_job(self, job_id: str, **fields: Any) -> None:
@@ -316,7 +321,7 @@ class Store:
         """
         rows = self.query(
             "SELECT j.id, j.kind, j.status, j.done, j.total, j.error, j.stage, j.payload, j.result,"
-            " j.created, j.updated, c.name AS collection FROM jobs j"
+            " j.created, j.updated, j.owner_key_id, c.name AS collection FROM jobs j"
             " LEFT JOIN collections c ON c.id=j.collection_id WHERE j.id=?", (job_id,))
         if not rows:
             raise NotFoundError(f"job {job_id!r} not found")

@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
-from api.deps import ServiceDep, WorkerDep
+from api.deps import PrincipalDep, ServiceDep, WorkerDep, check_job_quota, visible_job
 from api.schemas import BenchmarkAccepted, BenchmarkOut, BenchmarkRequest, DatasetList, JobProgress
 from eval.datasets import load_multihop
 from eval.jobs import available_datasets, resolve_dataset
@@ -65,8 +65,10 @@ async def _uploaded(request: Request, service: RagService) -> tuple[dict, Benchm
                      "questions": {"type": "string", "format": "binary"},
                      "corpus": {"type": "string", "format": "binary"},
                      "retrievers": {"type": "string"}, "k": {"type": "string"}}}}}}})
-async def start_benchmark(request: Request, service: ServiceDep, worker: WorkerDep) -> BenchmarkAccepted:
+async def start_benchmark(request: Request, service: ServiceDep, worker: WorkerDep,
+                          principal: PrincipalDep) -> BenchmarkAccepted:
     """Start a benchmark on a named dataset (JSON) or an uploaded one (multipart)."""
+    await run_in_threadpool(check_job_quota, service, principal, principal.key_id)
     content_type = request.headers.get("content-type", "")
     try:
         if content_type.startswith("multipart/form-data"):
@@ -84,7 +86,8 @@ async def start_benchmark(request: Request, service: ServiceDep, worker: WorkerD
     _check(body)
     payload = {**source, "name": body.dataset, "retrievers": body.retrievers, "k": body.k,
                "limit": body.limit, "split": body.split}
-    job_id = service.store.create_job(None, kind="benchmark", total=0, payload=payload)
+    job_id = service.store.create_job(None, kind="benchmark", total=0, payload=payload,
+                                      owner_key_id=principal.key_id)
     worker.submit(job_id)
     return BenchmarkAccepted(id=job_id, status="queued")
 
@@ -97,9 +100,9 @@ def list_datasets(service: ServiceDep) -> DatasetList:
 
 
 @router.get("/{benchmark_id}", response_model=BenchmarkOut)
-def get_benchmark(benchmark_id: str, service: ServiceDep) -> BenchmarkOut:
+def get_benchmark(benchmark_id: str, service: ServiceDep, principal: PrincipalDep) -> BenchmarkOut:
     """Progress, and the results object once done."""
-    job = service.store.get_job(benchmark_id)
+    job = visible_job(service, principal, benchmark_id)
     if job["kind"] != "benchmark":
         raise NotFoundError(f"benchmark {benchmark_id!r} not found")
     return BenchmarkOut(id=job["id"], status=job["status"], stage=job["stage"],

@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from api.deps import ServiceDep
+from api.deps import PrincipalDep, ServiceDep, visible_collection
 from api.schemas import ChatChoice, ChatChoiceMessage, ChatCompletionRequest, ChatCompletionResponse
 from rag.errors import InvalidInputError, RagmemError
 from rag.generators.llm_answer import AnswerEvent, answer_events
@@ -39,8 +39,9 @@ def last_user_message(body: ChatCompletionRequest) -> str:
 @router.post("/chat/completions", response_model=ChatCompletionResponse,
              responses={200: {"content": {"text/event-stream": {}},
                               "description": "JSON, or with `stream: true` OpenAI chunks"}})
-def chat_completions(body: ChatCompletionRequest, service: ServiceDep) -> Any:
-    collection = service.store.get_collection(body.model)
+def chat_completions(body: ChatCompletionRequest, service: ServiceDep,
+                     principal: PrincipalDep) -> Any:
+    collection = visible_collection(service, principal, body.model)
     question = last_user_message(body)
     completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     if not body.stream:

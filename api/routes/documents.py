@@ -7,7 +7,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
-from api.deps import CollectionDep, ServiceDep, WorkerDep
+from api.deps import CollectionDep, PrincipalDep, ServiceDep, WorkerDep, check_job_quota
 from api.schemas import DocumentList, DocumentOut, DocumentsIn, IngestAccepted
 from rag.errors import InvalidInputError, PayloadTooLargeError, UnsupportedMediaError
 
@@ -53,8 +53,9 @@ async def _read_records(request: Request) -> list[dict]:
 @router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=IngestAccepted,
              openapi_extra=UPLOAD_BODY)
 async def upload_documents(request: Request, collection: CollectionDep, service: ServiceDep,
-                           worker: WorkerDep) -> IngestAccepted:
+                           worker: WorkerDep, principal: PrincipalDep) -> IngestAccepted:
     """Store documents (committed to SQLite before the 202) and queue their indexing."""
+    await run_in_threadpool(check_job_quota, service, principal, collection.owner_key_id)
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
         files = await _read_files(request, service.settings.limits.max_upload_bytes)

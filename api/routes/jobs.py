@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import ServiceDep
+from api.deps import PrincipalDep, ServiceDep, visible_job
 from api.schemas import JobOut, JobProgress
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
 
 @router.get("/{job_id}", response_model=JobOut)
-def get_job(job_id: str, service: ServiceDep) -> JobOut:
-    job = service.store.get_job(job_id)
+def get_job(job_id: str, service: ServiceDep, principal: PrincipalDep) -> JobOut:
+    job = visible_job(service, principal, job_id)
     return JobOut(id=job["id"], kind=job["kind"], collection=job["collection"],
                   status=job["status"], progress=JobProgress(done=job["done"], total=job["total"]),
                   error=job["error"])

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from api.deps import CollectionDep, ServiceDep
+from api.deps import CollectionDep, PrincipalDep, ServiceDep, check_session
 from api.schemas import AskRequest, AskResponse, RetrieveRequest, RetrieveResponse
 from rag.errors import RagmemError
 from rag.generators.llm_answer import AnswerEvent
@@ -31,7 +31,10 @@ def retrieve(body: RetrieveRequest, collection: CollectionDep, service: ServiceD
 
 
 @router.post("/ask", response_model=AskResponse, responses=SSE_DOC)
-def ask(body: AskRequest, collection: CollectionDep, service: ServiceDep) -> Any:
+def ask(body: AskRequest, collection: CollectionDep, service: ServiceDep,
+        principal: PrincipalDep) -> Any:
+    if body.session_id is not None:  # another key's session: 404, as if absent
+        check_session(service, principal, body.session_id)
     if not body.stream:
         answer = service.ask(collection, body.question, retriever=body.retriever, top_k=body.top_k,
                              generator=body.generator, session_id=body.session_id,

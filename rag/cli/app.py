@@ -9,6 +9,7 @@ from rag.cli import (
     bench_longctx,  # noqa: F401  (registers `bench needle` and `bench longctx`)
     calibrate,
     documents,
+    keys,
     memory,
     models,
     query,
@@ -31,6 +32,7 @@ app.add_typer(bench.bench_app, name="bench")
 app.command("calibrate")(calibrate.calibrate)
 app.add_typer(models.models_app, name="models")
 app.add_typer(memory.memory_app, name="memory")
+app.add_typer(keys.keys_app, name="keys")
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ import json
 import sys
 from typing import Annotated
 
+import click
 import typer
 
 from rag.cli.common import (
@@ -18,6 +19,8 @@ from rag.cli.common import (
     load_settings,
     open_service,
 )
+from rag.keys import AUTH_MODES, decide_auth
+from rag.settings import AuthSettings
 
 RetrieverOption = Annotated[
     str | None,
@@ -132,6 +135,9 @@ def _print_passages(data: dict) -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address [default 127.0.0.1].")] = None,
     port: Annotated[int | None, typer.Option(help="Port [default 8000].")] = None,
+    auth: Annotated[str | None, typer.Option(
+        click_type=click.Choice(AUTH_MODES), help="API keys required: on, off, or auto (on "
+        "unless the bind is loopback) [env RAGMEM_AUTH__MODE; default auto].")] = None,
     data_dir: DataDirOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -143,7 +149,11 @@ def serve(
     settings = load_settings(data_dir)
     settings = settings.model_copy(update={k: v for k, v in {"host": host, "port": port}.items()
                                            if v is not None})
+    if auth is not None:
+        settings = settings.model_copy(update={"auth": AuthSettings(mode=auth)})
+    decision = decide_auth(settings.auth.mode, settings.host)  # create_app decides the same
+    console.print(f"auth: {decision.describe()}")
     if as_json:
         emit({"host": settings.host, "port": settings.port,
-              "data_dir": str(settings.data_dir)}, True, print)
+              "data_dir": str(settings.data_dir), "auth": decision.required}, True, print)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")

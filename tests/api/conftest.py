@@ -18,6 +18,7 @@ import pytest
 import uvicorn
 
 from api.app import create_app
+from rag.keys import AuthDecision
 from rag.service import RagService
 from rag.settings import Settings
 
@@ -34,10 +35,12 @@ def free_port() -> int:
 class LiveServer:
     """uvicorn in a background thread; `stop()` asks it to exit and waits."""
 
-    def __init__(self, settings: Settings, service: RagService) -> None:
+    def __init__(self, settings: Settings, service: RagService, *,
+                 auth: AuthDecision | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(create_app(settings, service=service), host="127.0.0.1",
+        self.service = service
+        config = uvicorn.Config(create_app(settings, service=service, auth=auth), host="127.0.0.1",
                                 port=self.port, log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)
@@ -117,3 +120,38 @@ def upload_json(client: httpx.Client, name: str, documents: list[dict], *, wait:
     if wait and body["job_id"]:
         assert wait_for_job(client, body["job_id"])["status"] == "done"
     return body
+
+
+# -- a second server: auth on, tight limits (test_auth_api.py, test_limits_api.py) ---------
+AUTH_LIMITS = {"max_upload_bytes": 4096, "max_upload_request_bytes": 16384,
+               "max_body_bytes": 8192, "max_json_depth": 16, "max_concurrent_jobs_per_key": 2}
+
+
+@pytest.fixture(scope="session")
+def auth_server(tmp_path_factory, embedder) -> Iterator[LiveServer]:
+    settings = Settings(data_dir=tmp_path_factory.mktemp("auth-data"), limits=AUTH_LIMITS)
+    live = LiveServer(settings, RagService(settings, embedder=embedder),
+                      auth=AuthDecision(True, "tests")).start()
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="session")
+def key_client(auth_server) -> Iterator:
+    """`key_client(name, admin=False)`: a new API key and an httpx client that sends it."""
+    from rag import keys
+
+    made: list[httpx.Client] = []
+
+    def make(name: str, *, admin: bool = False) -> httpx.Client:
+        record, secret = keys.create_key(auth_server.service.store, unique_name(name),
+                                         admin=admin)
+        http = httpx.Client(base_url=auth_server.url, timeout=60,
+                            headers={"Authorization": f"Bearer {secret}"})
+        http.key, http.secret = record, secret
+        made.append(http)
+        return http
+
+    yield make
+    for http in made:
+        http.close()
