@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None, *, service: RagService | None =
             yield
         finally:
             await run_in_threadpool(worker.stop)
-            await run_in_threadpool(svc.memory.close)
+            await run_in_threadpool(svc.close)  # memory files, connections, the dir lock
 
     app = FastAPI(title="ragmem", version="0.1.0", lifespan=lifespan,
                   description="Documents in, cited answers out; long-context memory; benchmarks.")

@@ -19,6 +19,7 @@ __all__ = [
     "ConflictError",
     "UnauthorizedError",
     "TooManyRequestsError",
+    "DataDirLockedError",
 ]
 
 
@@ -40,6 +41,10 @@ class NotFoundError(RagmemError, LookupError):
 
 class ConflictError(RagmemError):
     """The request conflicts with stored state, e.g. a collection that already exists (409)."""
+
+
+class DataDirLockedError(RagmemError):
+    """Another process holds the data dir's lock (one ragmem process per data dir)."""
 
 
 class UnauthorizedError(RagmemError):

@@ -22,6 +22,7 @@ from rag.generators.llm_answer import AnswerEvent, answer_events
 from rag.indexing import IndexManager, Progress
 from rag.ingest.documents import prepare_documents
 from rag.ingest.parsers import ParsedDocument, parse_file, parse_records
+from rag.lock import DataDirLock
 from rag.memory_ask import ask_with_memory, stream_with_memory
 from rag.memory_service import MemoryService
 from rag.pipeline import ask, retrieve
@@ -50,12 +51,32 @@ class RagService:
         self._answerers: dict[str, Any] = {self.generator.name: self.generator}
         self._answerers_lock = threading.Lock()
         self.memory = MemoryService(settings.data_dir, self.embedder, settings.memory)
+        self.lock = DataDirLock(settings.data_dir)
 
     def open(self) -> RagService:
-        """Create/migrate the database and load the embedder."""
-        self.store.connect()
-        self.embedder.load()
+        """Take the data dir's lock, create/migrate the database and load the embedder.
+
+        Raises:
+            DataDirLockedError: when another process (or another open service) has the dir.
+        """
+        self.lock.acquire()
+        opened = False
+        try:
+            self.store.connect()
+            self.embedder.load()
+            opened = True
+        finally:
+            if not opened:
+                self.lock.release()
         return self
+
+    def close(self) -> None:
+        """Write pending memory files, close this thread's connections, release the lock."""
+        try:
+            self.memory.close()
+            self.store.close()
+        finally:
+            self.lock.release()
 
     # -- collections ----------------------------------------------------------
     def create_collection(self, name: str, *, owner_key_id: int | None = None) -> CollectionRow:

@@ -6,6 +6,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,6 +24,10 @@ CollectionOption = Annotated[str, typer.Option("--collection", "-c", help="Colle
 
 console = Console(stderr=True)
 
+# The services opened inside the current `cli_errors()` block, closed when it ends (a
+# context variable, so in-process runs such as CliRunner tests never share it).
+_opened: ContextVar[list[Any] | None] = ContextVar("ragmem_cli_services", default=None)
+
 
 def load_settings(data_dir: Path | None) -> Settings:
     """Settings from the environment, with `--data-dir` on top."""
@@ -31,10 +36,18 @@ def load_settings(data_dir: Path | None) -> Settings:
 
 
 def open_service(data_dir: Path | None) -> Any:
-    """A ready service over the data dir (imports the heavy modules lazily)."""
+    """A ready service over the data dir (imports the heavy modules lazily).
+
+    It holds the data dir's lock until the enclosing `cli_errors()` block ends (then it is
+    closed), so a command fails clearly while a server or another command has the dir.
+    """
     from rag.service import RagService
 
-    return RagService(load_settings(data_dir)).open()
+    service = RagService(load_settings(data_dir)).open()
+    opened = _opened.get()
+    if opened is not None:
+        opened.append(service)
+    return service
 
 
 def emit(data: Any, as_json: bool, human: Callable[[Any], None]) -> None:
@@ -47,7 +60,12 @@ def emit(data: Any, as_json: bool, human: Callable[[Any], None]) -> None:
 
 @contextmanager
 def cli_errors() -> Iterator[None]:
-    """Turn domain errors into one clear line on stderr and a non-zero exit code."""
+    """Turn domain errors into one clear line on stderr and a non-zero exit code.
+
+    Services opened inside the block are closed when it ends (their data dir lock too).
+    """
+    opened: list[Any] = []
+    token = _opened.set(opened)
     try:
         yield
     except NotFoundError as exc:
@@ -56,3 +74,7 @@ def cli_errors() -> Iterator[None]:
     except (RagmemError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
+    finally:
+        _opened.reset(token)
+        for service in opened:
+            service.close()

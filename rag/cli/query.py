@@ -145,6 +145,7 @@ def serve(
     import uvicorn
 
     from api.app import create_app
+    from rag.service import RagService
 
     settings = load_settings(data_dir)
     settings = settings.model_copy(update={k: v for k, v in {"host": host, "port": port}.items()
@@ -153,7 +154,11 @@ def serve(
         settings = settings.model_copy(update={"auth": AuthSettings(mode=auth)})
     decision = decide_auth(settings.auth.mode, settings.host)  # create_app decides the same
     console.print(f"auth: {decision.describe()}")
+    service = RagService(settings)
+    with cli_errors():  # a dir in use by another process: one clear line, exit code 2
+        service.lock.acquire()
     if as_json:
         emit({"host": settings.host, "port": settings.port,
               "data_dir": str(settings.data_dir), "auth": decision.required}, True, print)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(create_app(settings, service=service), host=settings.host, port=settings.port,
+                log_level="info")

@@ -48,7 +48,7 @@ def test_queued_job_is_run_at_the_next_start(tmp_path, embedder) -> None:
     service = RagService(api_settings(tmp_path), embedder=embedder).open()
     collection = service.create_collection("kb")
     job_id, _ = service.add_documents(collection, service.parse_records(corpus_records()[:4]))
-    service.store.close()
+    service.close()
 
     live = start_server(tmp_path, embedder)
     try:

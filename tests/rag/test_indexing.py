@@ -42,7 +42,7 @@ def built(tmp_path_factory, embedder):
     shutil.copytree(current_generation(service.indexes.folder("kb")), gen1)
     ingest(service, "kb", records[-4:])
     expected = snapshot(service, kb)
-    service.store.close()
+    service.close()
     return data_dir, gen1, expected
 
 
@@ -85,7 +85,7 @@ def test_restart_keeps_everything(built, data_dir, embedder) -> None:
 def test_lost_index_file_is_rebuilt_from_sqlite(built, data_dir, embedder, victim) -> None:
     service, kb = restart(data_dir, embedder)
     (current_generation(service.indexes.folder("kb")) / victim).unlink()
-    service.store.close()
+    service.close()
     service, kb = restart(data_dir, embedder)
     assert snapshot(service, kb) == built[2]
     live = service.indexes.get(kb)
@@ -96,7 +96,7 @@ def test_corrupt_index_file_is_rebuilt_from_sqlite(built, data_dir, embedder) ->
     service, kb = restart(data_dir, embedder)
     faiss_file = current_generation(service.indexes.folder("kb")) / "dense.faiss"
     faiss_file.write_bytes(faiss_file.read_bytes()[:-100])
-    service.store.close()
+    service.close()
     service, kb = restart(data_dir, embedder)
     assert snapshot(service, kb) == built[2]
 
@@ -122,7 +122,7 @@ def test_delete_then_crash_before_the_index_job(built, data_dir, embedder) -> No
     """The delete is committed to SQLite but its index job never ran."""
     service, kb = restart(data_dir, embedder)
     service.delete_document(kb, "curie")
-    service.store.close()
+    service.close()
     service, kb = restart(data_dir, embedder)
     for (_, _), hits in snapshot(service, kb).items():
         assert "curie" not in {d for d, _, _ in hits}

@@ -35,7 +35,7 @@ def test_graph_lifecycle(tmp_path, embedder) -> None:
     assert "chess" not in documents(service, kb, "board game with 64 squares")
     phrases = live.kg.stats()["phrases"]
 
-    service.store.close()
+    service.close()
     again = make_service(tmp_path, embedder)
     kb = again.collection("kb")
     reloaded = again.indexes.get(kb).kg

@@ -60,7 +60,7 @@ def built(tmp_path_factory, embedder) -> Path:
     data_dir = tmp_path_factory.mktemp("built")
     service = make_service(data_dir, embedder)
     ingest(service, "kb", corpus_records())
-    service.store.close()
+    service.close()
     return data_dir
 
 
@@ -71,7 +71,7 @@ def service(built, tmp_path, embedder) -> RagService:
     shutil.copytree(built, data_dir)
     svc = make_service(data_dir, embedder)
     yield svc
-    svc.store.close()
+    svc.close()
 
 
 @pytest.fixture
@@ -203,6 +203,7 @@ def test_deleted_document_never_appears(service, kb, embedder) -> None:
         service.store.get_document(kb, "eiffel")
     with pytest.raises(NotFoundError):
         service.delete_document(kb, "eiffel")
+    service.close()  # one open service per data dir
     restarted = make_service(service.settings.data_dir, embedder)
     kb2 = restarted.collection("kb")
     for retriever in ("bm25", "dense", "hybrid"):
@@ -260,7 +261,7 @@ def test_parse_validation(service) -> None:
         service.parse_files([])
     with pytest.raises(InvalidInputError, match="empty"):
         service.parse_records([])
-    small = make_service(service.settings.data_dir, service.embedder,
-                         limits={"max_documents_per_request": 2})
+    small = RagService(Settings(data_dir=service.settings.data_dir,  # not opened: no store use
+                                limits={"max_documents_per_request": 2}), embedder=service.embedder)
     with pytest.raises(InvalidInputError, match="too many"):
         small.parse_records(corpus_records()[:3])
