@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
 from rag.errors import RagmemError
@@ -62,9 +64,15 @@ class RetrievalContext:
 
     @classmethod
     def for_collection(cls, texts: ChunkTexts | None, folder: Path | None, *,
-                       generator: JSONGenerator | None = None) -> RetrievalContext:
-        """The context of one collection: its texts and the calibration in `folder`."""
-        calibration = load_calibration(folder) if folder is not None else {}
+                       generator: JSONGenerator | None = None,
+                       calibrations: CalibrationCache | None = None) -> RetrievalContext:
+        """The context of one collection: its texts and the calibration in `folder`
+        (through `calibrations` when given, so an unchanged file is not read again)."""
+        if folder is None:
+            calibration: Mapping[str, Any] = {}
+        else:
+            calibration = (calibrations.get(folder) if calibrations is not None
+                           else load_calibration(folder))
         return cls(texts=texts, calibration=calibration, generator=generator)
 
 
@@ -85,6 +93,49 @@ def load_calibration(folder: Path) -> dict[str, Any]:
         raise CalibrationError(f"{path}: unknown calibration version {data.get('version')!r}"
                                if isinstance(data, dict) else f"{path}: not a JSON object")
     return data
+
+
+class CalibrationCache:
+    """Each collection's `crag.json`, read once and again only when the file changes.
+
+    A cached entry is keyed by the file's (mtime_ns, size, inode): `save_calibration`
+    writes a new file and renames it over the old one, so `ragmem calibrate` invalidates
+    the entry without telling the service. An absent file caches as {} until one appears.
+    Safe to share between threads.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[Path, tuple[tuple[int, int, int] | None, Mapping[str, Any]]] = {}
+        self._lock = threading.Lock()
+        self.reads = 0  # files parsed (for tests and stats)
+
+    def get(self, folder: Path) -> Mapping[str, Any]:
+        """The calibration in `folder` (see `load_calibration`), from memory when unchanged;
+        read-only, since every request shares it.
+
+        Raises:
+            CalibrationError: when the file is not JSON or has an unknown version.
+        """
+        path = Path(folder) / CALIBRATION_FILE
+        try:
+            st = path.stat()
+            stamp: tuple[int, int, int] | None = (st.st_mtime_ns, st.st_size, st.st_ino)
+        except FileNotFoundError:
+            stamp = None
+        with self._lock:
+            cached = self._entries.get(path)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        data = MappingProxyType(load_calibration(folder) if stamp is not None else {})
+        with self._lock:
+            self.reads += stamp is not None
+            self._entries[path] = (stamp, data)
+        return data
+
+    def forget(self, folder: Path) -> None:
+        """Drop `folder`'s entry (its collection was deleted)."""
+        with self._lock:
+            self._entries.pop(Path(folder) / CALIBRATION_FILE, None)
 
 
 def save_calibration(folder: Path, calibration: Mapping[str, Any]) -> Path:

@@ -8,6 +8,12 @@
    abstain, and list the best candidates. Otherwise fuse the rankings by RRF.
 4. Ambiguous: both: fuse the keyword searches in, and refine into strips.
 
+With a generator in the context (the service's configured LLM), the LLM grades the
+passages (`rag.crag.llm_grades`) against the settings' thresholds (`crag.json` is fitted
+to the offline evaluator's scale, so it applies to the offline path only); when the LLM
+fails, the request runs offline and the trace's `llm_error` says why. The trace's `path`
+and `crag.evaluator` name the path that ran.
+
 The pure decisions live in `rag.crag`; this module runs them against the indexes.
 """
 
@@ -36,6 +42,7 @@ from rag.crag import (
     recompose,
     strip_scores,
 )
+from rag.errors import RagmemError
 from rag.retrievers import HybridRetriever, IndexRetriever, Retrieval, TracingRetriever
 from rag.settings import CragSettings, RetrievalSettings
 
@@ -60,6 +67,13 @@ class CragRetriever:
     def evaluator_path(self) -> str:
         """"llm" when a generator grades the passages, else "offline"."""
         return "offline" if self.context.generator is None or self.context.texts is None else "llm"
+
+    def judge(self, path: str) -> Evaluator:
+        """The thresholds for `path`'s scores: the calibrated evaluator offline; the
+        settings' upper/lower for LLM grades (their scale is the prompt's 0-1)."""
+        if path == "offline":
+            return self.evaluator
+        return Evaluator(weights={}, bias=0.0, upper=self.settings.upper, lower=self.settings.lower)
 
     # -- the evaluator ----------------------------------------------------------
     def query_vector(self, query: str) -> np.ndarray | None:
@@ -89,12 +103,13 @@ class CragRetriever:
                 f["entities"] = entity_overlap(entities, terms, text, set(self.tokenizer(text)))
         return feats
 
-    def grade_chunks(self, query: str, hits: Sequence[Hit], *,
-                     qvec: np.ndarray | None = None) -> list[float]:
-        """Relevance in [0, 1] of each hit: the LLM's grade or the offline evaluator's."""
+    def grade_chunks(self, query: str, hits: Sequence[Hit], *, qvec: np.ndarray | None = None,
+                     path: str | None = None) -> list[float]:
+        """Relevance in [0, 1] of each hit: the LLM's grade (path "llm") or the offline
+        evaluator's; `path` defaults to `evaluator_path`."""
         if not hits:
             return []
-        if self.evaluator_path == "llm":
+        if (path or self.evaluator_path) == "llm":
             rows = self.context.texts([h.chunk_id for h in hits])
             texts = [f"{rows[h.chunk_id].title}\n{rows[h.chunk_id].text}" if h.chunk_id in rows else ""
                      for h in hits]
@@ -117,9 +132,9 @@ class CragRetriever:
         return keywords, rankings, fresh[: self.settings.graded]
 
     def _strips(self, query: str, hits: Sequence[Hit], scores: Sequence[float],
-                qvec: np.ndarray | None) -> list[dict[str, Any]]:
+                qvec: np.ndarray | None, lower: float) -> list[dict[str, Any]]:
         """Decompose the relevant chunks into strips and recompose the ones that score."""
-        keep = [h.chunk_id for h, s in zip(hits, scores, strict=False) if s >= self.evaluator.lower]
+        keep = [h.chunk_id for h, s in zip(hits, scores, strict=False) if s >= lower]
         if not keep or self.context.texts is None or qvec is None:
             return []
         rows = self.context.texts(keep)
@@ -137,35 +152,49 @@ class CragRetriever:
     def retrieve(self, query: str, k: int) -> Retrieval:
         """Graded, corrected top `k`; the trace's `crag` block says what happened."""
         validate_k(k)
+        path = self.evaluator_path
+        if path == "llm":
+            try:
+                return self._retrieve(query, k, "llm")
+            except RagmemError as exc:  # a failed or malformed grading: run offline instead
+                result = self._retrieve(query, k, "offline")
+                result.trace["llm_error"] = f"{type(exc).__name__}: {exc}"[:300]
+                return result
+        return self._retrieve(query, k, path)
+
+    def _retrieve(self, query: str, k: int, path: str) -> Retrieval:
         depth = max(k, self.settings.graded)
+        judge = self.judge(path)
         base = self.base.retrieve(query, depth)
         qvec = self.query_vector(query)
         graded = base.hits[: self.settings.graded]
-        scores = self.grade_chunks(query, graded, qvec=qvec)
-        label = self.evaluator.grade(scores)
-        crag: dict[str, Any] = {"label": label, "evaluator": self.evaluator_path,
-                                "upper": self.evaluator.upper, "lower": self.evaluator.lower,
+        scores = self.grade_chunks(query, graded, qvec=qvec, path=path)
+        label = judge.grade(scores)
+        crag: dict[str, Any] = {"label": label, "evaluator": path,
+                                "upper": judge.upper, "lower": judge.lower,
                                 "scores": [round(s, 4) for s in scores], "abstain": False}
         hits = list(base.hits[:k])
         pool = list(zip([h.chunk_id for h in graded], scores, strict=True))
         if label != CORRECT:
             keywords, rankings, fresh = self.research(query, graded, depth)
-            fresh_scores = self.grade_chunks(query, fresh, qvec=qvec)
+            fresh_scores = self.grade_chunks(query, fresh, qvec=qvec, path=path)
             pool += list(zip([h.chunk_id for h in fresh], fresh_scores, strict=True))
             crag.update(rewrite=keywords, searched=list(self.fallbacks),
                         fallback_scores=[round(s, 4) for s in fresh_scores])
-            if label == INCORRECT and self.evaluator.grade(fresh_scores) == INCORRECT:
+            if label == INCORRECT and judge.grade(fresh_scores) == INCORRECT:
                 best = best_candidates(pool, k)
                 crag.update(abstain=True, candidates=[c for c, _ in best])
-                return Retrieval([Hit(c, s, self.name) for c, s in best], self._trace(base, crag))
+                return Retrieval([Hit(c, s, self.name) for c, s in best],
+                                 self._trace(base, crag, path))
             hits = rrf_fuse([base.hits, *rankings], k=60, limit=k, source=self.name)
-            crag["final_label"] = AMBIGUOUS if label == AMBIGUOUS else self.evaluator.grade(fresh_scores)
+            crag["final_label"] = AMBIGUOUS if label == AMBIGUOUS else judge.grade(fresh_scores)
         score_of = dict(pool)
-        crag["strips"] = self._strips(query, hits, [score_of.get(h.chunk_id, 0.0) for h in hits], qvec)
-        return Retrieval(hits, self._trace(base, crag))
+        crag["strips"] = self._strips(query, hits, [score_of.get(h.chunk_id, 0.0) for h in hits],
+                                      qvec, judge.lower)
+        return Retrieval(hits, self._trace(base, crag, path))
 
-    def _trace(self, base: Retrieval, crag: dict[str, Any]) -> dict[str, Any]:
-        return {"retriever": self.name, "base": base.trace, "crag": crag}
+    def _trace(self, base: Retrieval, crag: dict[str, Any], path: str) -> dict[str, Any]:
+        return {"retriever": self.name, "path": path, "base": base.trace, "crag": crag}
 
     def search(self, query: str, k: int) -> list[Hit]:
         """Corrected top `k`."""

@@ -7,7 +7,9 @@ pseudo-relevance feedback (RM3, Abdul-Jaleel et al., 2004) and from IRCoT-style 
 hops (Trivedi et al., 2023): entities of the passages found so far, joined with what the
 question still asks, retrieve the next hop. The original query is always a variant.
 
-A ranking's RRF weight is its variant's weight times its index's weight.
+A ranking's RRF weight is its variant's weight times its index's weight. The trace's
+`path` says which variants ran: "llm" (the injected generator's `generate_json` wrote
+them) or "offline" (PRF + bridge hops, also when the LLM failed: `llm_error` says why).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from indexes.base import Hit, Retriever, validate_k
 from indexes.rrf import rrf_fuse
 from indexes.tokenize import BM25Tokenizer
 from rag.context import RetrievalContext
+from rag.errors import RagmemError
 from rag.query_variants import (
     QueryVariant,
     bridge_entities,
@@ -164,9 +167,14 @@ class FusionRetriever:
         validate_k(k)
         source = self.variant_source
         variants = [QueryVariant(query, "original", 1.0)]
+        error = None
         if source == "llm":
-            texts = llm_variants(self.context.generator, query, self.settings.variants)
-            variants += [QueryVariant(t, "llm", self.settings.llm_weight) for t in texts]
+            try:
+                texts = llm_variants(self.context.generator, query, self.settings.variants)
+            except RagmemError as exc:  # a bad or failed reply: run the offline variants
+                source, error = "offline", f"{type(exc).__name__}: {exc}"[:300]
+            else:
+                variants += [QueryVariant(t, "llm", self.settings.llm_weight) for t in texts]
         rankings = self._search(variants)
         fused = fuse_rankings(rankings, k=self.settings.rrf_k, limit=None, source=self.name)
         if source == "offline" and self.settings.prf_terms > 0:
@@ -179,11 +187,14 @@ class FusionRetriever:
             variants += more
             rankings += extra
         hits = fuse_rankings(rankings, k=self.settings.rrf_k, limit=k, source=self.name)
-        return Retrieval(hits, self.trace(source, variants))
+        trace = self.trace(source, variants)
+        if error is not None:
+            trace["llm_error"] = error
+        return Retrieval(hits, trace)
 
     def trace(self, source: str, variants: Sequence[QueryVariant]) -> dict[str, Any]:
-        """The `retrieval` block: variants, their source, indexes and weights."""
-        return {"retriever": self.name, "variant_source": source,
+        """The `retrieval` block: variants, their source (also as `path`), indexes, weights."""
+        return {"retriever": self.name, "path": source, "variant_source": source,
                 "variants": [v.to_dict() for v in variants], "indexes": self.weights,
                 "rrf_k": self.settings.rrf_k, "hops": self.hops,
                 "texts": self.context.texts is not None}

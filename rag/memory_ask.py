@@ -148,7 +148,8 @@ def prepare_memory_ask(service: RagService, collection: CollectionRow, question:
     assert session_id is not None
     check_session_collection(service.memory.get_session(session_id), collection)
     ctx = service.memory.context(session_id, question, budget=max(64, budget // 2))
-    passages, trace = retrieve(question, retriever=service.retriever(collection, retriever),
+    passages, trace = retrieve(question, retriever=service.retriever(collection, retriever,
+                                                                     generator=generator),
                                store=service.store, k=k)
     if trace.get("crag", {}).get("abstain"):  # CRAG graded every chunk Incorrect: memory only
         passages = []

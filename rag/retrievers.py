@@ -16,6 +16,8 @@ from rag.errors import InvalidInputError
 from rag.settings import RetrievalSettings
 
 RETRIEVER_NAMES = ("bm25", "dense", "hybrid", "hipporag", "fusion", "crag", "adaptive")
+LLM_RETRIEVERS = ("fusion", "crag", "adaptive")
+"""Retrievers that use the configured LLM's JSON output when there is one."""
 
 
 @dataclass(frozen=True)

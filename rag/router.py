@@ -115,7 +115,8 @@ class AdaptiveRetriever:
         inner = self.multi[level] if chosen == MULTI else self.single
         result = inner.retrieve(query, k)
         trace = {**result.trace, "retriever": self.name, "route": chosen, "level": level,
-                 "routed_to": result.trace.get("retriever"), "features": features.to_dict()}
+                 "routed_to": result.trace.get("retriever"), "features": features.to_dict(),
+                 "path": result.trace.get("path", "offline")}
         return Retrieval(result.hits, trace)
 
     def search(self, query: str, k: int) -> list[Hit]:

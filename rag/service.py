@@ -14,7 +14,7 @@ from typing import Any
 
 from indexes.embedder import Embedder
 from rag.answers import Answer, Passage
-from rag.context import RetrievalContext
+from rag.context import CalibrationCache, JSONGenerator, RetrievalContext
 from rag.errors import InvalidInputError
 from rag.generators.extractive import ExtractiveGenerator
 from rag.generators.factory import check_generator_name, make_answerer
@@ -26,7 +26,7 @@ from rag.lock import DataDirLock
 from rag.memory_ask import ask_with_memory, stream_with_memory
 from rag.memory_service import MemoryService
 from rag.pipeline import ask, retrieve
-from rag.retrievers import RETRIEVER_NAMES, TracingRetriever, build_retriever
+from rag.retrievers import LLM_RETRIEVERS, RETRIEVER_NAMES, TracingRetriever, build_retriever
 from rag.settings import Settings
 from rag.store import CollectionRow, Store
 
@@ -50,6 +50,7 @@ class RagService:
                                              max_sentences=settings.generation.max_sentences)
         self._answerers: dict[str, Any] = {self.generator.name: self.generator}
         self._answerers_lock = threading.Lock()
+        self._calibrations = CalibrationCache()  # crag.json per collection, reread when rewritten
         self.memory = MemoryService(settings.data_dir, self.embedder, settings.memory)
         self.lock = DataDirLock(settings.data_dir)
 
@@ -197,8 +198,13 @@ class RagService:
             raise InvalidInputError(f"top_k must be between 1 and "
                                     f"{self.settings.limits.max_top_k}, got {top_k}")
 
-    def retriever(self, collection: CollectionRow, name: str | None) -> TracingRetriever:
-        """The named retriever over a collection's live indexes."""
+    def retriever(self, collection: CollectionRow, name: str | None, *,
+                  generator: str | None = None) -> TracingRetriever:
+        """The named retriever over a collection's live indexes.
+
+        fusion, crag and adaptive get the LLM named `generator` (default: settings) for
+        RAG-Fusion variants and CRAG grades, unless it is `extractive` (offline paths);
+        the trace's `path` says which ran and `llm` names the generator."""
         name = name or self.settings.retrieval.retriever
         if name not in RETRIEVER_NAMES:
             raise InvalidInputError(
@@ -206,18 +212,38 @@ class RagService:
         live = self.indexes.get(collection)
         if name == "hipporag" and live.kg is None:
             self.indexes.build_kg(collection)  # first use: the graph is built from SQLite
-        # Chunk texts and the collection's CRAG calibration, for fusion, crag and adaptive.
+        # Chunk texts, the collection's CRAG calibration and the LLM, for fusion, crag, adaptive.
+        llm = generator or self.settings.generation.generator
+        json_llm = self.json_generator(llm) if name in LLM_RETRIEVERS else None
         context = RetrievalContext.for_collection(self.store.get_chunks,
-                                                  self.indexes.folder(collection.name))
+                                                  self.indexes.folder(collection.name),
+                                                  generator=json_llm, calibrations=self._calibrations)
+        extra = {"llm": llm if json_llm is not None else None} if name in LLM_RETRIEVERS else {}
         return _Locked(build_retriever(name, live.indexes, self.settings.retrieval, context=context),
-                       live.lock)
+                       live.lock, extra)
+
+    def json_generator(self, name: str | None = None) -> JSONGenerator | None:
+        """The `generate_json` of the LLM called `name` (default: settings), started once;
+        None for `extractive`, which has no LLM.
+
+        Raises:
+            InvalidInputError: for an unknown name.
+            GeneratorUnavailableError, MissingDependencyError: when its model or library is missing.
+        """
+        name = check_generator_name(name or self.settings.generation.generator)
+        if name == "extractive":
+            return None
+        backend = getattr(self.answerer(name), "generator", None)
+        return backend if isinstance(backend, JSONGenerator) else None
 
     def retrieve(self, collection: CollectionRow, query: str, *, retriever: str | None = None,
-                 top_k: int | None = None) -> tuple[list[Passage], dict[str, Any]]:
-        """Top passages for `query` with the retrieval trace."""
+                 top_k: int | None = None, generator: str | None = None,
+                 ) -> tuple[list[Passage], dict[str, Any]]:
+        """Top passages for `query` with the retrieval trace (`generator`: see `retriever`)."""
         k = self.settings.retrieval.top_k if top_k is None else top_k
         self._validate(query, k, "query")
-        return retrieve(query, retriever=self.retriever(collection, retriever), store=self.store, k=k)
+        return retrieve(query, retriever=self.retriever(collection, retriever, generator=generator),
+                        store=self.store, k=k)
 
     def ask(self, collection: CollectionRow, question: str, *, retriever: str | None = None,
             top_k: int | None = None, generator: str | None = None,
@@ -232,8 +258,8 @@ class RagService:
             return ask_with_memory(self, collection, question, retriever=retriever, k=k,
                                    generator=generator, session_id=session_id,
                                    document_id=document_id)
-        return ask(question, retriever=self.retriever(collection, retriever), store=self.store,
-                   generator=self.answerer(generator), k=k)
+        return ask(question, retriever=self.retriever(collection, retriever, generator=generator),
+                   store=self.store, generator=self.answerer(generator), k=k)
 
     def ask_stream(self, collection: CollectionRow, question: str, *, retriever: str | None = None,
                    top_k: int | None = None, generator: str | None = None,
@@ -250,7 +276,8 @@ class RagService:
                                       generator=generator, session_id=session_id,
                                       document_id=document_id)
         answerer = self.answerer(generator)
-        passages, trace = retrieve(question, retriever=self.retriever(collection, retriever),
+        passages, trace = retrieve(question, retriever=self.retriever(collection, retriever,
+                                                                      generator=generator),
                                    store=self.store, k=k)
         return answer_events(answerer, question, passages, trace)
 
@@ -273,13 +300,18 @@ class RagService:
 class _Locked:
     """Runs a retriever under its collection's read lock, so writers never interleave."""
 
-    def __init__(self, inner: TracingRetriever, lock: Any) -> None:
+    def __init__(self, inner: TracingRetriever, lock: Any, extra: dict[str, Any] | None = None,
+                 ) -> None:
         self.inner = inner
         self.lock = lock
+        self.extra = extra or {}  # added to every trace (e.g. which LLM the retriever had)
 
     def retrieve(self, query: str, k: int):  # noqa: ANN201 - same as the inner retriever
         with self.lock:
-            return self.inner.retrieve(query, k)
+            result = self.inner.retrieve(query, k)
+        if self.extra:
+            result.trace.update(self.extra)
+        return result
 
     def search(self, query: str, k: int):  # noqa: ANN201
         return self.retrieve(query, k).hits
