@@ -210,3 +210,25 @@ def test_abstention_answer_cites_every_candidate():
     passages = [Passage(1, "d", "T", "text", 0, 4, 0.5)]
     answer = abstention_answer(passages, "extractive")
     assert answer.abstained and answer.citations[0].title == "T"
+
+
+def test_crag_llm_grades_use_the_settings_thresholds_not_the_calibration():
+    # crag.json is fitted to the offline evaluator's scale; LLM grades use upper/lower.
+    context = RetrievalContext(texts=texts, generator=GraderDouble(),
+                               calibration={"upper": 0.95, "lower": 0.9})
+    crag = build_crag(_indexes(), settings(graded=3, upper=0.6, lower=0.2), context=context)
+    result = crag.retrieve("Małgorzata Braunek actress", 2)
+    block = result.trace["crag"]
+    assert result.trace["path"] == "llm" and (block["upper"], block["lower"]) == (0.6, 0.2)
+    assert block["label"] == CORRECT and block["scores"][0] == 0.9
+    offline = build_crag(_indexes(), settings(), context=RetrievalContext(
+        texts=texts, calibration={"upper": 0.95, "lower": 0.9}))
+    assert offline.retrieve("Małgorzata Braunek actress", 2).trace["crag"]["upper"] == 0.95
+
+
+def test_crag_falls_back_offline_when_the_llm_reply_is_bad():
+    context = RetrievalContext(texts=texts, generator=VariantsDouble({"grades": "high"}))
+    result = build_crag(_indexes(), settings(fallback=["bm25"]), context=context).retrieve(
+        "Małgorzata Braunek actress", 2)
+    assert result.trace["path"] == "offline" and result.trace["crag"]["evaluator"] == "offline"
+    assert "GradingError" in result.trace["llm_error"]

@@ -172,3 +172,13 @@ def test_llm_variants_validate_the_reply():
 def test_fusion_rejects_bad_hops():
     with pytest.raises(ValueError, match="hops"):
         FusionRetriever({"bm25": WordIndex("bm25")}, FusionSettings(), hops=3)
+
+
+def test_a_failing_llm_runs_the_offline_variants_and_says_why():
+    double = VariantsDouble({"answer": "not a list of queries"})
+    context = RetrievalContext(texts=texts, generator=double)
+    retriever = FusionRetriever({"bm25": WordIndex("bm25")}, FusionSettings(hops=1), context=context)
+    result = retriever.retrieve("Who is the mother of the director of Polish-Russian War?", 3)
+    assert result.trace["path"] == result.trace["variant_source"] == "offline"
+    assert "VariantGenerationError" in result.trace["llm_error"] and double.prompts
+    assert "prf" in [v["kind"] for v in result.trace["variants"]]
