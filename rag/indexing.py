@@ -8,7 +8,10 @@ A missing or corrupt generation is rebuilt from SQLite.
 
 The knowledge graph is opt-in per collection: it is built from SQLite on the first
 `hipporag` query (or `ragmem kg build`), then kept up to date like the other indexes.
-Collections without it pay nothing for OpenIE at ingestion.
+Collections without it pay nothing for OpenIE at ingestion. Its triples come from the
+OpenIE cache (imported HippoRAG files first), else from the extractor: the configured
+LLM when the service has one, else spaCy. A graph built from other sources than the
+current settings would pick is rebuilt (`build_kg`), so imports take effect.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import logging
 import shutil
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,7 +29,15 @@ from indexes.bm25 import BM25Index
 from indexes.dense import DenseIndex
 from indexes.embedder import Embedder
 from indexes.errors import EmbedderMismatchError, IndexFormatError
-from indexes.kg import KGSettings, KnowledgeGraphIndex, OpenIECache
+from indexes.kg import (
+    KGSettings,
+    KnowledgeGraphIndex,
+    OpenIECache,
+    OpenIEExtractor,
+    match_hipporag_docs,
+    read_hipporag_docs,
+)
+from rag.errors import InvalidInputError
 from rag.generations import current_generation, read_manifest, write_generation
 from rag.settings import GraphSettings, IndexSettings
 from rag.store import CollectionRow, Store
@@ -33,7 +45,34 @@ from rag.store import CollectionRow, Store
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
+OpenIEFactory = Callable[[], OpenIEExtractor | None]
 BATCH = 256
+
+
+class GeneratorJSON:
+    """`generate_json(prompt, schema)` of an LLM started on first call (`JSONGenerator`).
+
+    Lets the knowledge graph take the service's LLM for OpenIE without starting it
+    before a graph is built.
+
+    Args:
+        start: returns the loaded LLM (anything with `generate_json`), or None when the
+            configured generator has no JSON output.
+    """
+
+    def __init__(self, start: Callable[[], Any]) -> None:
+        self._start = start
+
+    def generate_json(self, prompt: str, schema: dict[str, Any]) -> dict[str, Any]:
+        """The LLM's JSON answer to `prompt`.
+
+        Raises:
+            InvalidInputError: when the configured generator has no JSON output.
+        """
+        llm = self._start()
+        if llm is None:
+            raise InvalidInputError("the configured generator has no JSON output for OpenIE")
+        return llm.generate_json(prompt, schema)
 
 
 class CollectionIndexes:
@@ -74,12 +113,13 @@ class IndexManager:
     """Loads, updates and persists the indexes of every collection under `root`."""
 
     def __init__(self, store: Store, embedder: Embedder, root: Path, settings: IndexSettings,
-                 graph: GraphSettings | None = None):
+                 graph: GraphSettings | None = None, *, openie: OpenIEFactory | None = None):
         self.store = store
         self.embedder = embedder
         self.root = Path(root)
         self.settings = settings
         self.graph = graph or GraphSettings()
+        self.openie = openie  # the graph's extractor; None or a None result: spaCy
         self._live: dict[str, CollectionIndexes] = {}
         self._lock = threading.Lock()
 
@@ -92,9 +132,10 @@ class IndexManager:
         g = self.graph
         settings = KGSettings(mode=g.mode, damping=g.damping, synonymy_threshold=g.synonymy_threshold,
                               dense_prior_weight=g.dense_prior_weight,
+                              title_seed_weight=g.title_seed_weight,
                               prefer_sources=tuple(g.prefer_sources))
         return KnowledgeGraphIndex(self.embedder, dense=dense, cache=OpenIECache(self.store.path),
-                                   settings=settings)
+                                   openie=self.openie() if self.openie else None, settings=settings)
 
     def get(self, collection: CollectionRow) -> CollectionIndexes:
         """The collection's live indexes, loaded from disk and caught up on first use.
@@ -133,6 +174,12 @@ class IndexManager:
             if (folder / "kg.json").exists():
                 live.kg = self.make_kg(live.dense)
                 live.kg.load(folder)
+                saved = live.kg.loaded_source_order
+                if saved is not None and saved != live.kg.source_order:
+                    log.warning("%s: the knowledge graph was built from OpenIE sources %s, the "
+                                "settings now take %s; it is rebuilt on next use",
+                                collection.name, list(saved), list(live.kg.source_order))
+                    live.kg = None
             live.applied_seq = int(manifest["applied_seq"])
         except IndexFormatError as exc:
             log.warning("rebuilding %s from SQLite: %s", collection.name, exc)
@@ -191,25 +238,94 @@ class IndexManager:
             if progress:
                 progress(min(start + BATCH, total), total)
 
+    def _chunk_ids(self, collection: CollectionRow) -> list[int]:
+        return [r["id"] for r in self.store.query(
+            "SELECT id FROM chunks WHERE collection_id=? ORDER BY id", (collection.id,))]
+
+    def kg_outdated(self, collection: CollectionRow) -> list[int]:
+        """Chunks whose graph triples differ from what a rebuild would take now."""
+        kg = self.get(collection).kg
+        if kg is None:
+            return []
+        ids = self._chunk_ids(collection)
+        return [cid for start in range(0, len(ids), 2000)
+                for cid in kg.outdated(self._chunks(ids[start:start + 2000]))]
+
     def build_kg(self, collection: CollectionRow, progress: Progress | None = None,
                  *, rebuild: bool = False) -> KnowledgeGraphIndex:
-        """Build the collection's knowledge graph from SQLite (once; again with `rebuild`)."""
+        """Build the collection's knowledge graph from SQLite.
+
+        An existing graph is kept unless `rebuild` is set or it is outdated: some of its
+        passages hold triples of another source than the settings now pick (HippoRAG
+        OpenIE imported after the build, or `prefer_sources` changed). The new graph's
+        `build_info` records the OpenIE and graph times.
+        """
         live = self.get(collection)
         with live.writer:
-            if live.kg is not None and not rebuild:
-                return live.kg
-            self._sync_locked(live, None)
             kg = self.make_kg(live.dense)
-            ids = [r["id"] for r in self.store.query(
-                "SELECT id FROM chunks WHERE collection_id=? ORDER BY id", (collection.id,))]
+            if live.kg is not None and not rebuild:
+                if live.kg.source_order != kg.source_order:
+                    log.info("%s: OpenIE sources changed from %s to %s; rebuilding the graph",
+                             collection.name, live.kg.source_order, kg.source_order)
+                elif outdated := self.kg_outdated(collection):
+                    log.info("%s: %d passages have other OpenIE triples now; rebuilding the "
+                             "graph", collection.name, len(outdated))
+                else:
+                    return live.kg
+            self._sync_locked(live, None)
+            ids = self._chunk_ids(collection)
+            started = time.perf_counter()
+            openie_s = 0.0
+            if progress:
+                progress(0, len(ids))
             for start in range(0, len(ids), BATCH):
-                kg.add(self._chunks(ids[start:start + BATCH]))
+                chunks = self._chunks(ids[start:start + BATCH])
+                extract_start = time.perf_counter()
+                results = kg.extract(chunks)
+                openie_s += time.perf_counter() - extract_start
+                kg.add_results([(c.id, r) for c, r in zip(chunks, results, strict=True)])
                 if progress:
                     progress(min(start + BATCH, len(ids)), len(ids))
+            kg.build_info = build_info(len(ids), time.perf_counter() - started, openie_s,
+                                       kg.openie_counts)
             with live.lock:
                 live.kg = kg
             self._sync_locked(live, None, force_save=True)
             return kg
+
+    def import_openie(self, collection: CollectionRow, path: Path, *,
+                      build: bool = True, progress: Progress | None = None) -> dict[str, Any]:
+        """Put a HippoRAG OpenIE file's triples into the cache for the collection's chunks.
+
+        Passages are matched to chunks as HippoRAG does (`title + "\\n" + text`, else
+        title and text, else text). With `build`, the graph is then built, or rebuilt when
+        its passages now have other triples, so the imported ones are used.
+
+        Returns:
+            `docs`, `matched_docs`, `unmatched_docs`, `matched_chunks`, `unmatched_chunks`,
+            `cached` (rows written) and, with `build`, `rebuilt` and the graph's `stats`.
+
+        Raises:
+            IndexFormatError: when the file is not HippoRAG's format.
+        """
+        docs = read_hipporag_docs(Path(path))
+        ids = self._chunk_ids(collection)
+        pairs, unmatched = match_hipporag_docs(docs, self._chunks(ids))
+        cache = OpenIECache(self.store.path)
+        cache.put_many({h: r for _, h, r in pairs}.items())
+        matched_chunks = len({cid for cid, _, _ in pairs})
+        report: dict[str, Any] = {
+            "file": str(path), "docs": len(docs), "matched_docs": len(docs) - unmatched,
+            "unmatched_docs": unmatched, "matched_chunks": matched_chunks,
+            "unmatched_chunks": len(ids) - matched_chunks,
+            "cached": len({h for _, h, _ in pairs}),
+            "preferred": "import" in self.graph.prefer_sources}
+        if build and pairs:
+            before = self.get(collection).kg
+            kg = self.build_kg(collection, progress)
+            report["rebuilt"] = kg is not before
+            report["stats"] = kg.stats()
+        return report
 
     def apply_delete_now(self, collection: CollectionRow, chunk_ids: list[int]) -> None:
         """Remove chunks from the live indexes at once (the next sync persists it)."""
@@ -223,3 +339,17 @@ class IndexManager:
         with self._lock:
             self._live.pop(name, None)
         shutil.rmtree(self.folder(name), ignore_errors=True)
+
+
+def build_info(passages: int, seconds: float, openie_s: float,
+               counts: Any) -> dict[str, Any]:
+    """Times of a graph build: OpenIE (fresh extractions only) and the graph itself."""
+    extracted = int(counts.get("extracted", 0))
+    graph_s = max(seconds - openie_s, 1e-9)
+    info: dict[str, Any] = {
+        "passages": passages, "build_s": round(seconds, 2), "openie_s": round(openie_s, 2),
+        "openie_extracted": extracted, "openie_cached": int(counts.get("cached", 0)),
+        "graph_s": round(graph_s, 2), "graph_passages_per_s": round(passages / graph_s, 2)}
+    if extracted:
+        info["openie_passages_per_s"] = round(extracted / max(openie_s, 1e-9), 2)
+    return info

@@ -13,13 +13,14 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from indexes.embedder import Embedder
+from indexes.kg import LLMOpenIE
 from rag.answers import Answer, Passage
 from rag.context import CalibrationCache, JSONGenerator, RetrievalContext
 from rag.errors import InvalidInputError
 from rag.generators.extractive import ExtractiveGenerator
 from rag.generators.factory import check_generator_name, make_answerer
 from rag.generators.llm_answer import AnswerEvent, answer_events
-from rag.indexing import IndexManager, Progress
+from rag.indexing import GeneratorJSON, IndexManager, Progress
 from rag.ingest.documents import prepare_documents
 from rag.ingest.parsers import ParsedDocument, parse_file, parse_records
 from rag.lock import DataDirLock
@@ -45,7 +46,7 @@ class RagService:
                                              batch_size=settings.index.batch_size,
                                              torch_threads=settings.index.torch_threads)
         self.indexes = IndexManager(self.store, self.embedder, settings.data_dir / "collections",
-                                    settings.index, settings.graph)
+                                    settings.index, settings.graph, openie=self._graph_openie)
         self.generator = ExtractiveGenerator(self.embedder,
                                              max_sentences=settings.generation.max_sentences)
         self._answerers: dict[str, Any] = {self.generator.name: self.generator}
@@ -280,6 +281,14 @@ class RagService:
                                                                       generator=generator),
                                    store=self.store, k=k)
         return answer_events(answerer, question, passages, trace)
+
+    def _graph_openie(self) -> LLMOpenIE | None:
+        """OpenIE for knowledge graphs: HippoRAG's NER and triple prompts through the
+        configured LLM (`json_generator`, started only when a graph extracts or links a
+        question); None (offline spaCy) when the generator is extractive."""
+        if self.settings.generation.generator == "extractive":
+            return None
+        return LLMOpenIE(GeneratorJSON(self.json_generator))
 
     def answerer(self, name: str | None = None) -> Any:
         """The loaded answer generator called `name` (default: settings), started once.

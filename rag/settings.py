@@ -29,11 +29,15 @@ class IndexSettings(BaseModel):
 class GraphSettings(BaseModel):
     """The HippoRAG-style knowledge graph (built per collection on first `hipporag` use)."""
 
-    mode: str = Field("entity", pattern="^(entity|hipporag1|hipporag2|hybrid)$",
-                      description="seeding: question entities (offline), v1 linking, v2 facts")
+    mode: str = Field("auto", pattern="^(auto|entity|hipporag1|hipporag2|hybrid)$",
+                      description="seeding: question entities (offline), v1 linking, v2 facts, "
+                                  "hybrid (entities + facts); auto: hybrid when most passages "
+                                  "have imported or LLM triples, else entity")
     damping: float = Field(0.5, ge=0, lt=1, description="PPR damping (HippoRAG 2: 0.5)")
     synonymy_threshold: float = Field(0.8, ge=0, le=1)
     dense_prior_weight: float = Field(0.05, ge=0, description="passage dense score x weight")
+    title_seed_weight: float = Field(1.0, ge=0, description="restart weight of passages titled "
+                                     "by a phrase the question names exactly (0: off)")
     prefer_sources: list[str] = Field(["import"], description="OpenIE sources preferred "
                                       "over the offline extractor when cached")
 

@@ -1,18 +1,24 @@
 """HippoRAG-style knowledge-graph index (Gutiérrez et al. 2024; 2025, "From RAG to Memory")."""
 
 from indexes.kg.cache import OpenIECache
-from indexes.kg.index import MODES, KGSettings, KnowledgeGraphIndex
+from indexes.kg.index import MODE_CHOICES, MODES, RICH_SOURCES, KGSettings, KnowledgeGraphIndex
 from indexes.kg.openie import (
+    HippoRAGDoc,
     JSONGenerator,
     LLMOpenIE,
     OpenIEExtractor,
     OpenIEResult,
     SpacyOpenIE,
+    match_hipporag_docs,
+    read_hipporag_docs,
     read_hipporag_openie,
 )
 
 __all__ = [
     "MODES",
+    "MODE_CHOICES",
+    "RICH_SOURCES",
+    "HippoRAGDoc",
     "JSONGenerator",
     "KGSettings",
     "KnowledgeGraphIndex",
@@ -21,5 +27,7 @@ __all__ = [
     "OpenIEExtractor",
     "OpenIEResult",
     "SpacyOpenIE",
+    "match_hipporag_docs",
+    "read_hipporag_docs",
     "read_hipporag_openie",
 ]

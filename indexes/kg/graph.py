@@ -40,12 +40,14 @@ def _faiss() -> Any:
 
 @dataclass
 class PassageEntry:
-    """What one passage contributed: phrase ids, title phrase ids, fact ids, edge pairs."""
+    """What one passage contributed: phrase ids, title phrase ids, fact ids, edge pairs,
+    and the OpenIE source its triples came from."""
 
     phrases: list[int]
     titles: list[int]
     facts: list[int]
     pairs: list[tuple[int, int]] = field(default_factory=list)
+    source: str = ""
 
 
 class VectorTable:
@@ -125,7 +127,8 @@ class KnowledgeGraph:
         facts = list(dict.fromkeys(self.fact_id[t] for t in result.triples))
         pairs = [tuple(sorted((self.phrase_id[s], self.phrase_id[o])))
                  for s, _, o in result.triples]
-        entry = PassageEntry(phrases, [self.phrase_id[t] for t in result.titles], facts, pairs)
+        entry = PassageEntry(phrases, [self.phrase_id[t] for t in result.titles], facts, pairs,
+                             result.source)
         self.passages[cid] = entry
         for pid in phrases:
             self.phrase_passages.setdefault(pid, set()).add(cid)
@@ -218,6 +221,10 @@ class KnowledgeGraph:
     def specificity(self, pid: int) -> float:
         """HippoRAG's node specificity: 1 / number of passages holding the phrase."""
         return 1.0 / max(1, len(self.phrase_passages.get(pid, ())))
+
+    def source_counts(self) -> dict[str, int]:
+        """Passages per OpenIE source ("spacy", "import", "llm", ...)."""
+        return dict(Counter(e.source for e in self.passages.values()))
 
     def synonymy_edge_count(self) -> int:
         """Number of undirected synonymy edges."""

@@ -12,16 +12,20 @@ Modes:
   passages), which on 2Wiki offline lifts R@5 from 0.74 to 0.80;
 * ``hipporag1``: linked question entities only (no n-grams, no dense prior);
 * ``hipporag2``: top facts → seed phrases, plus the dense prior;
-* ``hybrid``: ``entity`` and ``hipporag2`` seeds together.
+* ``hybrid``: ``entity`` and ``hipporag2`` seeds together;
+* ``auto`` (default): ``hybrid`` when most passages' triples come from an LLM or an
+  imported HippoRAG file (sources in `RICH_SOURCES`), else ``entity``.
 
 With no seed at all the index falls back to the dense ranking and says so in the trace.
-Measured (eval/kg_experiment.py): ``entity`` is best with offline spaCy OpenIE, ``hybrid``
-with LLM triples (HippoRAG's gpt-3.5 OpenIE on MuSiQue).
+Measured (eval/kg_experiment.py, then `ragmem bench multihop`): ``entity`` is best with
+offline spaCy OpenIE, ``hybrid`` with LLM triples (HippoRAG's gpt-3.5 OpenIE on MuSiQue),
+hence ``auto``.
 """
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -49,13 +53,22 @@ MODES: dict[str, tuple[bool, bool, bool, bool]] = {
     "hipporag2": (False, False, True, True),
     "hybrid": (True, True, True, True),
 }
+MODE_CHOICES = ("auto", *MODES)
+# OpenIE sources whose triples are good enough for fact seeding (`auto` picks `hybrid`).
+RICH_SOURCES = frozenset({"import", "llm"})
+
+
+def auto_mode(source_counts: dict[str, int]) -> str:
+    """``hybrid`` when most passages have LLM or imported triples, else ``entity``."""
+    rich = sum(n for source, n in source_counts.items() if source in RICH_SOURCES)
+    return "hybrid" if rich * 2 > sum(source_counts.values()) else "entity"
 
 
 @dataclass(frozen=True)
 class KGSettings:
     """Knobs of the KG index (defaults from HippoRAG 2 and our offline measurements)."""
 
-    mode: str = "entity"
+    mode: str = "auto"
     damping: float = 0.5
     synonymy_threshold: float = 0.8
     synonymy_max_neighbors: int = 100
@@ -73,8 +86,8 @@ class KGSettings:
     ppr_max_iter: int = 100
 
     def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise ValueError(f"mode must be one of {sorted(MODES)}, got {self.mode!r}")
+        if self.mode not in MODE_CHOICES:
+            raise ValueError(f"mode must be one of {list(MODE_CHOICES)}, got {self.mode!r}")
         if not 0 <= self.damping < 1:
             raise ValueError(f"damping must be in [0, 1), got {self.damping!r}")
         if self.top_facts < 1 or self.link_top_k < 1:
@@ -111,6 +124,10 @@ class KnowledgeGraphIndex:
         self._graph: KnowledgeGraph | None = None
         self._ppr_cache: tuple[int, Any] | None = None
         self._titles_cache: tuple[int, dict[int, list[int]]] | None = None
+        self._mode_cache: tuple[int, str] | None = None
+        self.openie_counts: Counter[str] = Counter()  # "cached" / "extracted" by `extract`
+        self.loaded_source_order: tuple[str, ...] | None = None  # as saved, when loaded
+        self.build_info: dict[str, Any] = {}  # times of the build that made it (rag.indexing)
 
     # -- lifecycle ------------------------------------------------------------
     def load_models(self) -> KnowledgeGraphIndex:
@@ -133,14 +150,32 @@ class KnowledgeGraphIndex:
     def _embed(self, texts: list[str]) -> np.ndarray:
         return self.embedder.encode(texts)
 
+    @property
+    def source_order(self) -> tuple[str, ...]:
+        """OpenIE sources taken from the cache, best first: preferred ones, then the extractor's."""
+        return tuple(dict.fromkeys((*self.settings.prefer_sources, self.openie.source)))
+
+    @property
+    def mode(self) -> str:
+        """The seeding mode in effect (``auto`` resolved from the graph's sources)."""
+        if self.settings.mode != "auto":
+            return self.settings.mode
+        version = self.graph.version
+        if self._mode_cache is None or self._mode_cache[0] != version:
+            self._mode_cache = (version, auto_mode(self.graph.source_counts()))
+        return self._mode_cache[1]
+
+    def _cached(self, chunks: Sequence[Chunk]) -> tuple[list[str], dict[str, OpenIEResult]]:
+        hashes = [hash_text(c.indexed_text) for c in chunks]
+        found = self.cache.get_many(hashes, self.source_order) if self.cache is not None else {}
+        return hashes, found
+
     def extract(self, chunks: Sequence[Chunk]) -> list[OpenIEResult]:
         """OpenIE results for `chunks`: cached ones first, the extractor for the rest."""
-        hashes = [hash_text(c.indexed_text) for c in chunks]
-        found: dict[str, OpenIEResult] = {}
-        if self.cache is not None:
-            sources = (*self.settings.prefer_sources, self.openie.source)
-            found = self.cache.get_many(hashes, sources)
+        hashes, found = self._cached(chunks)
         missing = [(h, c) for h, c in zip(hashes, chunks, strict=True) if h not in found]
+        self.openie_counts["cached"] += len(chunks) - len(missing)
+        self.openie_counts["extracted"] += len(missing)
         if missing:
             fresh = self.openie.extract([c for _, c in missing])
             pairs = [(h, r) for (h, _), r in zip(missing, fresh, strict=True)]
@@ -148,6 +183,26 @@ class KnowledgeGraphIndex:
             if self.cache is not None:
                 self.cache.put_many(pairs)
         return [found[h] for h in hashes]
+
+    def outdated(self, chunks: Sequence[Chunk]) -> list[int]:
+        """Ids of `chunks` in the graph whose triples are not what a rebuild would use now.
+
+        A passage is outdated when the cache now holds a result of another source that
+        `source_order` picks first (HippoRAG triples imported after the build), or when its
+        source is no longer accepted and the extractor would run again.
+        """
+        if self._graph is None:
+            return []
+        present = [c for c in chunks if int(c.id) in self._graph.passages]
+        hashes, found = self._cached(present)
+        order = self.source_order
+        stale = []
+        for chunk, h in zip(present, hashes, strict=True):
+            held = self._graph.passages[int(chunk.id)].source
+            best = found.get(h)
+            if (best.source != held) if best is not None else (held not in order):
+                stale.append(int(chunk.id))
+        return stale
 
     def add(self, chunks: Sequence[Chunk]) -> None:
         """Extract (or reuse) OpenIE for `chunks` and add them to the graph."""
@@ -170,16 +225,17 @@ class KnowledgeGraphIndex:
         return 0 if self._graph is None else len(self._graph.passages)
 
     def stats(self) -> dict[str, Any]:
-        """Node, edge, fact and synonymy-edge counts."""
+        """Node, edge, fact and synonymy-edge counts, passages per OpenIE source, mode."""
+        modes = {"mode": self.mode, "mode_setting": self.settings.mode}
         if self._graph is None or not self._graph.passages:
             return {"passages": 0, "phrases": 0, "nodes": 0, "edges": 0, "facts": 0,
-                    "synonymy_edges": 0, "relation_edges": 0, "mode": self.settings.mode}
+                    "synonymy_edges": 0, "relation_edges": 0, "sources": {}, **modes}
         g = self._graph
         adjacency, _, _ = g.matrix()
         return {"passages": len(g.passages), "phrases": len(g.phrase_id),
                 "nodes": int(adjacency.shape[0]), "edges": int(adjacency.nnz // 2),
                 "facts": len(g.fact_id), "synonymy_edges": g.synonymy_edge_count(),
-                "relation_edges": len(g.relations), "mode": self.settings.mode}
+                "relation_edges": len(g.relations), "sources": g.source_counts(), **modes}
 
     def to_networkx(self) -> Any:
         """The graph as `networkx.Graph` (for export and as the PPR reference)."""
@@ -198,12 +254,41 @@ class KnowledgeGraphIndex:
             weight, best first), `facts` (triple and score), `fallback_dense` and `ppr_ms`.
         """
         validate_k(k)
-        trace: dict[str, Any] = {"mode": self.settings.mode, "query_entities": [],
-                                 "seeds": [], "facts": [], "fallback_dense": False}
+        trace: dict[str, Any] = {"mode": self.mode, "query_entities": [], "seeds": [],
+                                 "facts": [], "fallback_dense": False}
+        if self.settings.mode == "auto":
+            trace["mode_setting"] = "auto"
         if self.count() == 0:
             return [], trace
-        use_ents, use_ngrams, use_facts, use_prior = MODES[self.settings.mode]
         qvec = self.embedder.encode([query])[0]
+        reset = self._personalization(query, qvec, trace)
+        if reset is None:
+            trace["fallback_dense"] = True
+            dense = self.dense.search_vector(qvec, k) if self.dense is not None else []
+            return [Hit(h.chunk_id, h.score, self.name) for h in dense], trace
+        return self._walk(reset, k, trace), trace
+
+    def personalization(self, query: str) -> np.ndarray | None:
+        """The PPR restart vector `search` would use for `query` (rows as in
+        `graph.matrix()`), or None when nothing seeds the walk (the dense fallback).
+
+        For benchmarks that compare the walk with another PageRank implementation.
+        """
+        if self.count() == 0:
+            return None
+        return self._personalization(query, self.embedder.encode([query])[0], {})
+
+    def pagerank(self, reset: np.ndarray) -> np.ndarray:
+        """Scores of every node (rows of `graph.matrix()`) for a restart vector, by the
+        walk `search` runs on the cached CSR operator."""
+        transition_t, dangling, _, _ = self._operator()
+        return personalized_pagerank(transition_t, dangling, reset,
+                                     damping=self.settings.damping, tol=self.settings.ppr_tol,
+                                     max_iter=self.settings.ppr_max_iter)
+
+    def _personalization(self, query: str, qvec: np.ndarray,
+                         trace: dict[str, Any]) -> np.ndarray | None:
+        use_ents, use_ngrams, use_facts, use_prior = MODES[self.mode]
         seeds: dict[int, float] = {}
         exact: set[int] = set()
         if use_ents or use_ngrams:
@@ -212,17 +297,24 @@ class KnowledgeGraphIndex:
             for pid, weight in self._fact_seeds(qvec, trace).items():
                 seeds[pid] = seeds.get(pid, 0.0) + self.settings.fact_weight * weight
         if not seeds:
-            trace["fallback_dense"] = True
-            dense = self.dense.search_vector(qvec, k) if self.dense is not None else []
-            return [Hit(h.chunk_id, h.score, self.name) for h in dense], trace
+            return None
         prior = self._dense_prior(qvec) if use_prior else {}
         for cid, weight in self._title_passages(exact).items():
             prior[cid] = prior.get(cid, 0.0) + weight
-        hits = self._walk(seeds, prior, k, trace)
         g = self.graph
         trace["seeds"] = [{"phrase": g.phrase_text[p], "weight": round(w, 6)} for p, w in
                           sorted(seeds.items(), key=lambda item: -item[1])[:20]]
-        return hits, trace
+        transition_t, _, row_of, passage_ids = self._operator()
+        n_phrases = transition_t.shape[0] - len(passage_ids)
+        reset = np.zeros(transition_t.shape[0])
+        for pid, weight in seeds.items():
+            reset[row_of[pid]] += weight
+        if prior:
+            row_of_passage = {int(c): n_phrases + n for n, c in enumerate(passage_ids)}
+            for cid, weight in prior.items():
+                if cid in row_of_passage:
+                    reset[row_of_passage[cid]] += weight
+        return reset
 
     def _title_phrases(self) -> dict[int, list[int]]:
         """Title phrase id -> the passages it titles (cached per graph version)."""
@@ -306,22 +398,11 @@ class KnowledgeGraphIndex:
             self._ppr_cache = (g.version, (transition_t, dangling, row_of, passage_ids))
         return self._ppr_cache[1]
 
-    def _walk(self, seeds: dict[int, float], prior: dict[int, float], k: int,
-              trace: dict[str, Any]) -> list[Hit]:
-        transition_t, dangling, row_of, passage_ids = self._operator()
+    def _walk(self, reset: np.ndarray, k: int, trace: dict[str, Any]) -> list[Hit]:
+        transition_t, _, _, passage_ids = self._operator()
         n_phrases = transition_t.shape[0] - len(passage_ids)
-        reset = np.zeros(transition_t.shape[0])
-        for pid, weight in seeds.items():
-            reset[row_of[pid]] += weight
-        if prior:
-            row_of_passage = {int(c): n_phrases + n for n, c in enumerate(passage_ids)}
-            for cid, weight in prior.items():
-                if cid in row_of_passage:
-                    reset[row_of_passage[cid]] += weight
         start = time.perf_counter()
-        scores = personalized_pagerank(transition_t, dangling, reset,
-                                       damping=self.settings.damping, tol=self.settings.ppr_tol,
-                                       max_iter=self.settings.ppr_max_iter)
+        scores = self.pagerank(reset)
         trace["ppr_ms"] = round((time.perf_counter() - start) * 1000, 3)
         passage_scores = scores[n_phrases:]
         top = np.argsort(-passage_scores, kind="stable")[:k]
@@ -333,7 +414,8 @@ class KnowledgeGraphIndex:
         counts = save_graph(self.graph, Path(directory))
         write_meta(Path(directory), "kg", {"embedder": self.embedder.name,
                                            "dim": self.embedder.dim,
-                                           "settings": asdict(self.settings), **counts})
+                                           "settings": asdict(self.settings),
+                                           "source_order": list(self.source_order), **counts})
 
     def load(self, directory: Path) -> None:
         """Replace the graph with what `save` wrote.
@@ -353,4 +435,6 @@ class KnowledgeGraphIndex:
             self._graph = load_graph(Path(directory), fresh, meta)
         except KeyError as exc:
             raise IndexFormatError(f"{directory}: KG manifest lacks {exc}") from exc
-        self._ppr_cache = None
+        self._ppr_cache = self._titles_cache = self._mode_cache = None
+        order = meta.get("source_order")
+        self.loaded_source_order = tuple(order) if isinstance(order, list) else None

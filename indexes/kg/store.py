@@ -29,7 +29,7 @@ def save_graph(graph: KnowledgeGraph, directory: Path) -> dict[str, Any]:
     save_array(directory / "kg_fact_vecs.npy", graph.fact_vecs.vectors)
     save_array(directory / "kg_fact_alive.npy", graph.fact_vecs.alive)
     passages = {str(cid): {"phrases": e.phrases, "titles": e.titles, "facts": e.facts,
-                           "pairs": [list(p) for p in e.pairs]}
+                           "pairs": [list(p) for p in e.pairs], "source": e.source}
                 for cid, e in graph.passages.items()}
     (directory / "kg_passages.json").write_text(json.dumps(passages))
     synonyms = np.array([(a, b, w) for a, nbrs in graph.synonyms.items()
@@ -70,7 +70,8 @@ def load_graph(directory: Path, graph: KnowledgeGraph, meta: dict[str, Any]) -> 
     graph.fact_id = {t: i for i, t in enumerate(triples) if graph.fact_vecs.alive[i]}
     for cid, raw in _read_json(directory / "kg_passages.json").items():
         entry = PassageEntry(raw["phrases"], raw["titles"], raw["facts"],
-                             [(int(a), int(b)) for a, b in raw["pairs"]])
+                             [(int(a), int(b)) for a, b in raw["pairs"]],
+                             str(raw.get("source", "")))
         graph.passages[int(cid)] = entry
         for pid in entry.phrases:
             graph.phrase_passages.setdefault(pid, set()).add(int(cid))

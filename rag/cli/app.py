@@ -10,6 +10,7 @@ from rag.cli import (
     calibrate,
     documents,
     keys,
+    kg,
     memory,
     models,
     query,
@@ -32,6 +33,7 @@ app.add_typer(bench.bench_app, name="bench")
 app.command("calibrate")(calibrate.calibrate)
 app.add_typer(models.models_app, name="models")
 app.add_typer(memory.memory_app, name="memory")
+app.add_typer(kg.kg_app, name="kg")
 app.add_typer(keys.keys_app, name="keys")
 
 

@@ -20,6 +20,21 @@ KOption = Annotated[str, typer.Option("--k", help="Comma-separated cut-offs for 
 OutOption = Annotated[Path | None, typer.Option("--out", help="Write results.json, report.md, "
                                                               "recall.png here.")]
 LimitOption = Annotated[int | None, typer.Option("--limit", help="Only the first N questions.")]
+OpenIEOption = Annotated[str | None, typer.Option(
+    "--openie", help="Knowledge graph triples: a HippoRAG OpenIE file to import for the corpus "
+                     "(openie_*_results_*.json), or 'offline' for spaCy's even where imported "
+                     "ones are cached [default: the settings, imported first]. The graph is "
+                     "rebuilt when its triples change.")]
+
+
+def _openie(value: str | None, retrievers: list[str]) -> str | None:
+    if value is None:
+        return None
+    if "hipporag" not in retrievers:
+        raise InvalidInputError("--openie is for the hipporag retriever; add it to --retrievers")
+    if value != "offline" and not Path(value).is_file():
+        raise FileNotFoundError(f"{value}: no such OpenIE file")
+    return value
 
 
 def _names(text: str) -> list[str]:
@@ -57,10 +72,12 @@ def staged_progress() -> Iterator[Callable[[str, int, int], None]]:
 
 def _run(dataset, retrievers: str, k: str, out: Path | None, limit: int | None,
          data_dir: Path | None, as_json: bool, abstention: Path | None = None,
-         answers: bool = False) -> None:
+         answers: bool = False, openie: str | None = None) -> None:
     from eval.report import markdown_table, write_report
     from eval.runner import run_benchmark
 
+    names = _names(retrievers)
+    openie = _openie(openie, names)
     service = open_service(data_dir)
     with staged_progress() as progress:
         other = None
@@ -68,8 +85,9 @@ def _run(dataset, retrievers: str, k: str, out: Path | None, limit: int | None,
             from eval.runner import load_question_texts
 
             other = load_question_texts(abstention)
-        result = run_benchmark(service, dataset, _names(retrievers), ks=_ks(k), limit=limit,
-                               progress=progress, other_questions=other, answers=answers)
+        result = run_benchmark(service, dataset, names, ks=_ks(k), limit=limit,
+                               progress=progress, other_questions=other, answers=answers,
+                               openie=openie)
     if out:
         result["meta"]["files"] = {k: str(v) for k, v in write_report(out, result).items()}
     emit(result, as_json, lambda r: console.print(markdown_table(r)))
@@ -92,13 +110,18 @@ def multihop(
     answers: Annotated[bool, typer.Option(
         "--answers", help="Also answer each question (configured generator, top 5) and "
                           "report EM/F1 against the gold answers.")] = False,
+    openie: OpenIEOption = None,
 ) -> None:
-    """Recall@k / AR@k of retrievers on a multi-hop QA set (canonical or HippoRAG format)."""
+    """Recall@k / AR@k of retrievers on a multi-hop QA set (canonical or HippoRAG format).
+
+    With `hipporag`, meta.kg reports the graph's triple sources and, when this run built
+    it, OpenIE and graph-build passages per second.
+    """
     from eval.datasets import load_multihop
 
     with cli_errors():
         _run(load_multihop(questions, corpus), retrievers, k, out, limit, data_dir, as_json,
-             abstention, answers)
+             abstention, answers, openie)
 
 
 @bench_app.command("beir")
@@ -153,4 +176,39 @@ def speed(
         if out:
             out.mkdir(parents=True, exist_ok=True)
             (out / "speed.json").write_text(json.dumps(result, indent=1))
+        emit(result, as_json, lambda r: console.print_json(data=r))
+
+
+@bench_app.command("kg-speed")
+def kg_speed(
+    dataset: Annotated[Path, typer.Argument(help="A multi-hop dataset folder (corpus.json, "
+                                                 "questions.json)")],
+    openie: Annotated[str | None, typer.Option(
+        "--openie", help="A HippoRAG OpenIE file to import, or 'offline' (see bench "
+                         "multihop)")] = None,
+    openie_passages: Annotated[int, typer.Option(help="Passages for the spaCy OpenIE "
+                                                      "speed.")] = 500,
+    queries: Annotated[int, typer.Option(help="Questions for the PPR comparison.")] = 200,
+    out: OutOption = None,
+    data_dir: DataDirOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Knowledge graph costs: spaCy OpenIE and graph-build passages/s, and PPR time per
+    query against networkx.pagerank (same graph, personalization, damping; ratio and
+    top-10 agreement)."""
+    import json
+
+    from eval.datasets import load_multihop
+    from eval.kg_speed import run_kg_speed
+
+    with cli_errors():
+        openie = _openie(openie, ["hipporag"])
+        loaded = load_multihop(dataset)
+        service = open_service(data_dir)
+        with staged_progress() as progress:
+            result = run_kg_speed(service, loaded, openie=openie, openie_passages=openie_passages,
+                                  queries=queries, progress=progress)
+        if out:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "kg_speed.json").write_text(json.dumps(result, indent=1))
         emit(result, as_json, lambda r: console.print_json(data=r))

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from indexes.base import Chunk, Index, Retriever
 from indexes.errors import EmbedderMismatchError, IndexFormatError
-from indexes.kg import KGSettings, KnowledgeGraphIndex, OpenIECache, read_hipporag_openie
+from indexes.kg import (
+    KGSettings,
+    KnowledgeGraphIndex,
+    OpenIECache,
+    OpenIEResult,
+    read_hipporag_openie,
+)
+from indexes.kg.openie import text_hash
 from tests.indexes.kg.fakes import FakeEmbedder, FakeOpenIE
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "kg"
@@ -173,3 +181,57 @@ def test_title_match_seeds_the_titled_passage() -> None:
     titled.add(CHUNKS)
     assert plain.search(query, 1)[0].chunk_id == 1
     assert titled.search(query, 1)[0].chunk_id == 2  # the passage titled "Alice Smith"
+
+
+@pytest.mark.unit
+def test_auto_mode_follows_the_triples_sources(tmp_path: Path) -> None:
+    offline, _ = make()
+    offline.add(CHUNKS)
+    assert offline.settings.mode == "auto" and offline.mode == "entity"
+    assert offline.stats()["sources"] == {"fake": 5}
+    assert offline.search_with_trace("Alice Smith", 1)[1]["mode"] == "entity"
+    cache = OpenIECache(tmp_path / "kg.sqlite")
+    cache.import_results(read_hipporag_openie(DATA / "hipporag_openie_tiny.json"))
+    imported, _ = make(prefer_sources=("import",))
+    imported.cache = cache
+    imported.add([Chunk(10, "Lake Ontario borders the province of Ontario and the state of "
+                            "New York.", "Lake Ontario"),
+                  Chunk(11, "Toronto is the capital of Ontario.", "Toronto"),
+                  Chunk(12, "Lima | capital of | Peru", "Lima")])
+    assert imported.stats()["sources"] == {"import": 2, "fake": 1}
+    _, trace = imported.search_with_trace("What borders New York?", 1)
+    assert trace["mode"] == "hybrid" and trace["mode_setting"] == "auto" and trace["facts"]
+    imported.delete([10, 11])
+    assert imported.mode == "entity"  # mostly offline triples again
+
+
+@pytest.mark.unit
+def test_outdated_passages_after_an_import(tmp_path: Path) -> None:
+    cache = OpenIECache(tmp_path / "kg.sqlite")
+    index, _ = make(prefer_sources=("import",))
+    index.cache = cache
+    index.add(CHUNKS)
+    assert index.outdated(CHUNKS) == []
+    better = OpenIEResult.build(["Carl Jones", "Lima"], [("Carl Jones", "born in", "Lima")],
+                                source="import", titles=["Carl Jones"])
+    cache.put_many([(text_hash(CHUNKS[3].indexed_text), better)])
+    assert index.outdated(CHUNKS) == [4]
+    offline, _ = make(prefer_sources=())  # imported triples no longer taken
+    offline.cache = cache
+    offline.add_results([(4, better)])
+    assert offline.outdated([CHUNKS[3]]) == [4]
+
+
+@pytest.mark.unit
+def test_personalization_and_pagerank_give_the_search_ranking() -> None:
+    index, _ = make()
+    index.add(CHUNKS)
+    query = "Which country is the birthplace of Alice Smith in?"
+    reset = index.personalization(query)
+    _, _, passage_ids = index.graph.matrix()
+    scores = index.pagerank(reset)[len(reset) - len(passage_ids):]
+    ranked = [int(passage_ids[i]) for i in np.argsort(-scores, kind="stable")[:3]]
+    assert ranked == [h.chunk_id for h in index.search(query, 3)]
+    unseeded, _ = make(mode="hipporag1", link_min_similarity=0.99)
+    unseeded.add(CHUNKS)
+    assert unseeded.personalization("zzz qqq") is None  # search falls back to dense here

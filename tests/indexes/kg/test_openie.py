@@ -12,7 +12,9 @@ from indexes.errors import IndexFormatError
 from indexes.kg.openie import (
     LLMOpenIE,
     OpenIEResult,
+    match_hipporag_docs,
     normalize_phrase,
+    read_hipporag_docs,
     read_hipporag_openie,
     text_hash,
 )
@@ -102,3 +104,25 @@ def test_spacy_extracts_entities_and_triples() -> None:
     assert ("barack obama", "married", "michelle robinson") in result.triples
     assert result.titles == ("barack obama",)
     assert "barack obama" in extractor.query_entities("Where was Barack Obama born?")
+
+
+@pytest.mark.unit
+def test_match_hipporag_docs_like_hipporag() -> None:
+    docs = read_hipporag_docs(DATA / "hipporag_openie_tiny.json")
+    assert [d.title for d in docs] == ["Lake Ontario", "Toronto"]
+    chunks = [
+        Chunk(1, "Toronto is the capital of Ontario.", "Toronto"),  # exact passage
+        Chunk(2, "Lake Ontario  borders the province of Ontario and the state of New York.",
+              "Lake Ontario"),  # title and text, other whitespace
+        Chunk(3, "Toronto is the capital of Ontario.", "Toronto (city)"),  # text only
+        Chunk(4, "Lima is the capital of Peru.", "Lima"),  # not in the file
+    ]
+    pairs, unmatched = match_hipporag_docs(docs, chunks)
+    assert unmatched == 0
+    by_chunk = {cid: (h, r) for cid, h, r in pairs}
+    assert set(by_chunk) == {1, 2}  # an exact match wins over the text-only one
+    assert by_chunk[2][0] == text_hash(chunks[1].indexed_text)  # keyed by the chunk's text
+    assert by_chunk[2][1].source == "import" and by_chunk[2][1].titles == ("lake ontario",)
+    pairs, unmatched = match_hipporag_docs(docs, chunks[2:])
+    assert [cid for cid, _, _ in pairs] == [3] and unmatched == 1
+    assert pairs[0][2].titles == ("toronto city",)  # the chunk's own title
