@@ -6,7 +6,6 @@ import json
 import sys
 from typing import Annotated
 
-import click
 import typer
 
 from rag.cli.common import (
@@ -136,8 +135,8 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Bind address [default 127.0.0.1].")] = None,
     port: Annotated[int | None, typer.Option(help="Port [default 8000].")] = None,
     auth: Annotated[str | None, typer.Option(
-        click_type=click.Choice(AUTH_MODES), help="API keys required: on, off, or auto (on "
-        "unless the bind is loopback) [env RAGMEM_AUTH__MODE; default auto].")] = None,
+        help="API keys required: on, off, or auto (on unless the bind is loopback) "
+        "[env RAGMEM_AUTH__MODE; default auto].")] = None,
     data_dir: DataDirOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -151,6 +150,8 @@ def serve(
     settings = settings.model_copy(update={k: v for k, v in {"host": host, "port": port}.items()
                                            if v is not None})
     if auth is not None:
+        if auth not in AUTH_MODES:
+            raise typer.BadParameter(f"use one of {', '.join(AUTH_MODES)}", param_hint="--auth")
         settings = settings.model_copy(update={"auth": AuthSettings(mode=auth)})
     decision = decide_auth(settings.auth.mode, settings.host)  # create_app decides the same
     console.print(f"auth: {decision.describe()}")
