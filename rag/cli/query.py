@@ -135,8 +135,8 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Bind address [default 127.0.0.1].")] = None,
     port: Annotated[int | None, typer.Option(help="Port [default 8000].")] = None,
     auth: Annotated[str | None, typer.Option(
-        help="API keys required: on, off, or auto (on unless the bind is loopback) "
-        "[env RAGMEM_AUTH__MODE; default auto].")] = None,
+        help="API keys required: on, off, or auto: on unless the bind is loopback "
+        "(env RAGMEM_AUTH__MODE; default auto).")] = None,
     data_dir: DataDirOption = None,
     as_json: JsonOption = False,
 ) -> None:

@@ -3,6 +3,8 @@ the same 404 as for something that does not exist. Real uvicorn, `auth_server` f
 
 from __future__ import annotations
 
+import logging
+
 import httpx
 import pytest
 
@@ -195,3 +197,15 @@ def test_sessions_are_private(alice, bob, admin, owned) -> None:
     assert len(alice.get(f"{base}/messages").json()["messages"]) == 1
     assert admin.get(base).status_code == 200
     assert alice.delete(base).status_code == 204
+
+
+def test_start_up_log_says_whether_auth_is_on(caplog) -> None:
+    from api.app import log_auth
+
+    with caplog.at_level(logging.INFO, logger="api.app"):
+        log_auth(keys.decide_auth("auto", "0.0.0.0"), active_keys=0)
+        log_auth(keys.decide_auth("auto", "127.0.0.1"), active_keys=0)
+    first, second = caplog.records
+    assert first.getMessage().startswith("auth: on (non-loopback bind 0.0.0.0)")
+    assert first.levelno == logging.WARNING and "ragmem keys create" in first.getMessage()
+    assert second.getMessage() == "auth: off (loopback bind 127.0.0.1)"
