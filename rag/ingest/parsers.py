@@ -33,6 +33,7 @@ DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 
 _SNIFF_CHARS = 65536
 _CONTROL = re.compile(r"[\x01-\x08\x0e-\x1f\x7f]")
+_NAME_JUNK = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 _MD_HEADING = re.compile(r"^[ ]{0,3}#[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$", re.MULTILINE)
 _HTML_DROP = tuple(
     "script style noscript nav header footer aside form template iframe svg head".split()
@@ -85,6 +86,15 @@ class ParsedDocument:
     external_id: str | None = None
 
 
+def safe_filename(name: str, *, max_chars: int = 255) -> str:
+    """An uploaded file's name as stored: a relative path without `..`, `.` or empty
+    parts (so no absolute or escaping path), without control characters, at most
+    `max_chars` (its end kept, with the suffix); "upload" when nothing is left."""
+    parts = (_NAME_JUNK.sub("", p).strip() for p in name.replace("\\", "/").split("/"))
+    safe = "/".join(p for p in parts if p not in ("", ".", ".."))
+    return (safe[-max_chars:] if len(safe) > max_chars else safe) or "upload"
+
+
 def parse_file(
     filename: str, data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES
 ) -> list[ParsedDocument]:
@@ -104,11 +114,12 @@ def parse_file(
         InvalidInputError: If the file is empty, binary, not valid UTF-8, malformed,
             or has no extractable text.
     """
+    filename = safe_filename(filename)
     if len(data) > max_bytes:
         raise PayloadTooLargeError(
             f"{filename}: file is {len(data)} bytes, over the limit of {max_bytes} bytes"
         )
-    base = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    base = filename.rsplit("/", 1)[-1]
     stem, dot, ext = base.rpartition(".")
     suffix = f".{ext.lower()}" if dot and stem else ""
     stem = stem if dot and stem else base

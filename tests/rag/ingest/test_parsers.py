@@ -390,3 +390,24 @@ def test_parse_records_keeps_text_exactly_and_stringifies_ids() -> None:
 def test_empty_json_list_is_rejected() -> None:
     with pytest.raises(InvalidInputError, match=r"^e\.json: no records$"):
         parse_file("e.json", b"[]")
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("name", "stored"),
+    [
+        ("../../etc/passwd.txt", "etc/passwd.txt"),
+        ("..\\..\\windows\\win.ini.txt", "windows/win.ini.txt"),
+        ("/abs/./path/../notes.md", "abs/path/notes.md"),
+        ("nul\x00and\x1fcontrol.txt", "nulandcontrol.txt"),
+        ("..", "upload"),
+        ("../", "upload"),
+        ("x" * 300 + ".txt", "x" * 251 + ".txt"),
+    ],
+)
+def test_uploaded_file_names_are_reduced_to_a_safe_base_name(name, stored) -> None:
+    from rag.ingest.parsers import safe_filename
+
+    assert safe_filename(name) == stored
+    if stored.endswith(".txt"):
+        assert parse_file(name, b"Some plain text.")[0].source == stored
