@@ -5,19 +5,25 @@ needing no retrieval, single-step retrieval or multi-step retrieval, and runs th
 strategy. Ours is a hand-set rule over offline features of the question alone (entity
 count, bridge and comparison patterns, question form) giving a level 0-2, so routing costs
 microseconds: level 0 is single-step (hybrid), levels 1 and 2 are multi-step (RAG-Fusion
-with `level_hops` IRCoT-style bridge hops, 1 and 2 by default). "No retrieval" needs a generator that can
-answer alone; none is configured yet, so the router never picks it. Every route is reported in the trace.
+with `level_hops` IRCoT-style bridge hops, 1 and 2 by default).
+
+A single-step answer is then checked, as Adaptive-RAG's fallback to a stronger strategy
+and CRAG's retrieval check do: when the top `verify_depth` passages do not mention every
+entity the question names (e.g. a comparison whose second candidate was not found), the
+question is escalated to level 1. The check is a pure function of the entities and the
+passages' text (`missing_entities`). "No retrieval" needs a generator that can answer
+alone; the router never picks it yet. Every route is reported in the trace.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from indexes.base import Hit, Retriever, validate_k
-from rag.context import RetrievalContext
+from rag.context import ChunkTexts, RetrievalContext
 from rag.query_variants import extract_entities
 from rag.retrievers import HybridRetriever, Retrieval, TracingRetriever
 from rag.settings import RetrievalSettings
@@ -84,6 +90,18 @@ def complexity(features: QueryFeatures) -> int:
     return 1 if hidden <= 1 else 2
 
 
+def _normalized(text: str) -> str:
+    return " " + " ".join(re.findall(r"\w+", text.lower())) + " "
+
+
+def missing_entities(entities: Sequence[str], passages: Sequence[str]) -> list[str]:
+    """The entities that no passage mentions (pure): case and punctuation are ignored and
+    an entity must match whole words ("Ann" is not in "annual")."""
+    texts = [_normalized(p) for p in passages]
+    return [e for e in entities if _normalized(e).strip() and
+            not any(_normalized(e) in t for t in texts)]
+
+
 def route(features: QueryFeatures, *, can_answer_alone: bool = False) -> tuple[str, int]:
     """The strategy for a question and its complexity level.
 
@@ -100,24 +118,51 @@ class AdaptiveRetriever:
     """Routes each question to single-step or multi-step retrieval (Adaptive-RAG)."""
 
     def __init__(self, single: TracingRetriever, multi: Mapping[int, TracingRetriever], *,
+                 texts: ChunkTexts | None = None, verify_depth: int = 5,
                  name: str = "adaptive") -> None:
         if not {1, 2} <= set(multi):
             raise ValueError(f"need a multi-step retriever for levels 1 and 2, got {sorted(multi)}")
+        if verify_depth < 0:
+            raise ValueError(f"verify_depth must be >= 0, got {verify_depth!r}")
         self.single = single
         self.multi = dict(multi)
+        self.texts = texts
+        self.verify_depth = verify_depth
         self.name = name
 
     def retrieve(self, query: str, k: int) -> Retrieval:
-        """Top `k` from the chosen route; the trace carries the route and its features."""
+        """Top `k` from the chosen route; the trace carries the route, its features and,
+        for single-step, the check (`verify`: the named entities the passages missed)."""
         validate_k(k)
         features = query_features(query)
         chosen, level = route(features)
-        inner = self.multi[level] if chosen == MULTI else self.single
-        result = inner.retrieve(query, k)
+        verify: dict[str, Any] | None = None
+        if chosen == SINGLE:
+            result = self.single.retrieve(query, max(k, self.verify_depth))
+            missing = self._missing(query, result)
+            if missing is not None:
+                verify = {"depth": self.verify_depth, "missing": missing, "escalated": bool(missing)}
+            if missing:  # single-step did not find every named entity: one more step
+                chosen, level = MULTI, 1
+            else:
+                result = Retrieval(result.hits[:k], result.trace)
+        if chosen == MULTI:
+            result = self.multi[level].retrieve(query, k)
         trace = {**result.trace, "retriever": self.name, "route": chosen, "level": level,
                  "routed_to": result.trace.get("retriever"), "features": features.to_dict(),
                  "path": result.trace.get("path", "offline")}
+        if verify is not None:
+            trace["verify"] = verify
         return Retrieval(result.hits, trace)
+
+    def _missing(self, query: str, result: Retrieval) -> list[str] | None:
+        """The named entities the top `verify_depth` passages miss; None when unchecked."""
+        if self.texts is None or self.verify_depth == 0:
+            return None
+        ids = [h.chunk_id for h in result.hits[: self.verify_depth]]
+        rows = self.texts(ids)
+        passages = [f"{rows[c].title}\n{rows[c].text}" for c in ids if c in rows]
+        return missing_entities(extract_entities(query), passages)
 
     def search(self, query: str, k: int) -> list[Hit]:
         """Top `k` from the chosen route."""
@@ -126,7 +171,8 @@ class AdaptiveRetriever:
 
 def build_adaptive(indexes: Mapping[str, Retriever], settings: RetrievalSettings, *,
                    context: RetrievalContext | None = None) -> AdaptiveRetriever:
-    """Hybrid for level 0; fusion with `router.level_hops[level]` bridge hops for 1 and 2."""
+    """Hybrid for level 0 (checked, see the module docstring); fusion with
+    `router.level_hops[level]` bridge hops for 1 and 2."""
     from rag.fusion import FusionRetriever
 
     parts = {n: indexes[n] for n in settings.hybrid_weights if n in indexes}
@@ -135,4 +181,5 @@ def build_adaptive(indexes: Mapping[str, Retriever], settings: RetrievalSettings
     hops = {level: settings.router.level_hops.get(level, settings.fusion.hops) for level in (1, 2)}
     multi = {level: FusionRetriever(indexes, settings.fusion, context=context, hops=h)
              for level, h in hops.items()}
-    return AdaptiveRetriever(single, multi)
+    return AdaptiveRetriever(single, multi, texts=context.texts if context else None,
+                             verify_depth=settings.router.verify_depth)

@@ -90,6 +90,9 @@ class RouterSettings(BaseModel):
 
     level_hops: dict[int, int] = Field(
         {1: 1, 2: 2}, description="bridge hops of the multi-step route per complexity level")
+    verify_depth: int = Field(5, ge=0, description="single-step is kept when its top N "
+                              "passages mention every entity the question names, else the "
+                              "question goes to level 1 (0: no check)")
 
 
 class RetrievalSettings(BaseModel):

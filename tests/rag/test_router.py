@@ -13,6 +13,7 @@ from rag.router import (
     AdaptiveRetriever,
     QueryFeatures,
     complexity,
+    missing_entities,
     query_features,
     route,
 )
@@ -53,13 +54,25 @@ def test_route_on_fixed_features():
     assert route(nothing) == (SINGLE, 0)
 
 
+def test_missing_entities_on_fixed_passages():
+    passages = ["Blind Shaft (film)\nBlind Shaft is a 2003 film.", "An annual report on Fu Manchu."]
+    assert missing_entities(["Blind Shaft", "The Mask Of Fu Manchu"], passages) == [
+        "The Mask Of Fu Manchu"]
+    assert missing_entities(["blind shaft", "FU  MANCHU"], passages) == []  # case, spacing
+    assert missing_entities(["Ann"], passages) == ["Ann"]  # whole words: not in "annual"
+    assert missing_entities(["Three Live Ghosts (1936 Film)"],
+                            ["Three Live Ghosts (1936 film)\n..."]) == []
+    assert missing_entities([], passages) == [] and missing_entities(["X"], []) == ["X"]
+
+
 class _Fixed:
-    def __init__(self, name: str, chunk: int) -> None:
-        self.name, self.chunk, self.calls = name, chunk, 0
+    def __init__(self, name: str, chunk: int, path: str | None = None) -> None:
+        self.name, self.chunk, self.calls, self.path = name, chunk, 0, path
 
     def retrieve(self, query: str, k: int) -> Retrieval:
         self.calls += 1
-        return Retrieval([Hit(self.chunk, 1.0, self.name)], {"retriever": self.name})
+        trace = {"retriever": self.name} | ({"path": self.path} if self.path else {})
+        return Retrieval([Hit(self.chunk + n, 1.0, self.name) for n in range(k)], trace)
 
 
 def test_adaptive_reports_the_route_and_uses_it():
@@ -69,9 +82,40 @@ def test_adaptive_reports_the_route_and_uses_it():
     easy = adaptive.retrieve("When was Warsaw founded?", 5)
     assert hard.trace["route"] == MULTI and hard.trace["routed_to"] == "fusion"
     assert hard.trace["level"] == 2 and hard.hits[0].chunk_id == 3
-    assert hard.trace["retriever"] == "adaptive"
-    assert easy.trace["route"] == SINGLE and easy.hits[0].chunk_id == 1
+    assert hard.trace["retriever"] == "adaptive" and hard.trace["path"] == "offline"
+    assert easy.trace["route"] == SINGLE and easy.hits[0].chunk_id == 1 and len(easy.hits) == 5
     assert easy.trace["level"] == 0 and easy.trace["features"]["entities"] == 1
+    assert "verify" not in easy.trace  # no chunk texts: nothing to check
     assert (single.calls, one.calls, two.calls) == (1, 0, 1)
     with pytest.raises(ValueError, match="levels 1 and 2"):
         AdaptiveRetriever(single, {2: two})
+
+
+class _Row:
+    def __init__(self, title: str, text: str) -> None:
+        self.title, self.text = title, text
+
+
+def test_single_step_is_escalated_when_a_named_entity_is_missing():
+    rows = {1: _Row("Blind Shaft", "A 2003 film."), 2: _Row("Warsaw", "A city."),
+            3: _Row("Other", "Nothing here.")}
+
+    def texts(ids):
+        return {i: rows[i] for i in ids if i in rows}
+
+    single, one, two = _Fixed("hybrid", 1), _Fixed("fusion", 10, "llm"), _Fixed("fusion", 20)
+    adaptive = AdaptiveRetriever(single, {1: one, 2: two}, texts=texts, verify_depth=2)
+    found = adaptive.retrieve("Which came out first, Blind Shaft or Warsaw?", 1)
+    assert found.trace["route"] == SINGLE and found.trace["level"] == 0
+    assert found.trace["verify"] == {"depth": 2, "missing": [], "escalated": False}
+    assert [h.chunk_id for h in found.hits] == [1]  # checked at depth 2, cut to k
+    lost = adaptive.retrieve("Which came out first, Blind Shaft or The Mask Of Fu Manchu?", 3)
+    assert lost.trace["route"] == MULTI and lost.trace["level"] == 1
+    assert lost.trace["verify"] == {"depth": 2, "missing": ["Mask Of Fu Manchu"],
+                                    "escalated": True}
+    assert lost.hits[0].chunk_id == 10 and lost.trace["path"] == "llm"
+    assert (single.calls, one.calls, two.calls) == (2, 1, 0)
+    unchecked = AdaptiveRetriever(single, {1: one, 2: two}, texts=texts, verify_depth=0)
+    assert unchecked.retrieve("Which came out first, Blind Shaft or Mask?", 2).trace["route"] == SINGLE
+    with pytest.raises(ValueError, match="verify_depth"):
+        AdaptiveRetriever(single, {1: one, 2: two}, verify_depth=-1)
