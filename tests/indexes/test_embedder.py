@@ -64,3 +64,17 @@ def test_load_is_idempotent_and_counts_tokens(embedder) -> None:
     model = embedder._model
     assert embedder.load() is embedder and embedder._model is model
     assert embedder.count_tokens("hello world") == 2
+
+
+@pytest.mark.integration
+def test_single_text_path_gives_the_batch_vector(embedder) -> None:
+    query = "What is the best thing to do in San Francisco on a sunny day?"
+    long_text = "the haystack goes on " * 200  # past max_seq_length: truncated alike
+    texts = [query, "an unrelated, somewhat longer sentence about markets", long_text]
+    batch = embedder.encode(texts)
+    library = embedder._model.encode(texts, normalize_embeddings=True)  # sentence-transformers' own
+    for i in (0, 2):
+        one = embedder.encode([texts[i]])  # the single-text path
+        assert one.shape == (1, 384) and one.dtype == np.float32 and one.flags["C_CONTIGUOUS"]
+        assert float(one[0] @ batch[i]) > 0.9999 and float(one[0] @ library[i]) > 0.9999
+        np.testing.assert_allclose(np.linalg.norm(one, axis=1), 1.0, atol=1e-5)
