@@ -4,7 +4,8 @@ Document mode hands the generator the document's assembled memory blocks instead
 retrieved chunks; each passage keeps its offsets in the document, so citations point at
 real spans. Session mode adds the session's context (core facts, archival hits, recalled
 and recent messages) to the collection's retrieved passages, then appends the question
-and the answer to the session.
+and the answer to the session. Both answer whole or stream (`stream_with_memory`); every
+check runs before the first event.
 """
 
 from __future__ import annotations
