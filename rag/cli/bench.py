@@ -152,6 +152,8 @@ def speed(
              "[default: the three multihop sets in the datasets folder]")] = None,
     sizes: Annotated[str, typer.Option(help="Corpus sizes (chunks) for latency.")] = "10000,100000",
     ingest_passages: Annotated[int, typer.Option(help="Passages for the ingest ratio.")] = 500,
+    ingest_rounds: Annotated[int, typer.Option(min=1, help="Alternating encode-only/ingest "
+                                                          "rounds (fastest of each kept).")] = 3,
     queries: Annotated[int, typer.Option(help="Queries per measurement.")] = 200,
     out: OutOption = None,
     data_dir: DataDirOption = None,
@@ -172,7 +174,8 @@ def speed(
         service = open_service(data_dir)
         with staged_progress() as progress:
             result = run_speed(service.embedder, settings, loaded, sizes=_ks(sizes),
-                               ingest_passages=ingest_passages, queries=queries, progress=progress)
+                               ingest_passages=ingest_passages, ingest_rounds=ingest_rounds,
+                               queries=queries, progress=progress)
         if out:
             out.mkdir(parents=True, exist_ok=True)
             (out / "speed.json").write_text(json.dumps(result, indent=1))

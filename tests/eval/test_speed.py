@@ -1,0 +1,32 @@
+"""`ragmem bench speed`'s ingest measurement: the embedder's time split out of an ingest."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from eval.speed import ingest_throughput, timed_encode
+from rag.settings import Settings
+
+PASSAGES = [(f"Title {i}", f"Passage number {i} talks about river {i} and its bridges.")
+            for i in range(12)]
+
+
+def test_timed_encode_records_each_call_and_restores_the_method(embedder) -> None:
+    with timed_encode(embedder) as calls:
+        first = embedder.encode(["one text"])
+        embedder.encode(["two", "texts"])
+    assert len(calls) == 2 and all(c > 0 for c in calls)
+    assert "encode" not in vars(embedder)  # the class method is back
+    assert np.allclose(first, embedder.encode(["one text"]), atol=1e-6)
+
+
+def test_ingest_throughput_splits_embedder_time_from_the_rest(embedder, tmp_path) -> None:
+    result = ingest_throughput(embedder, Settings(data_dir=tmp_path), PASSAGES, rounds=2)
+    assert result["passages"] == 12 and result["rounds"] == 2
+    assert len(result["encode_only_s"]) == len(result["ingest_s"]) == 2
+    # Everything outside the embedder takes real, positive time (SQLite, fsyncs, BM25),
+    # and less than the whole ingest.
+    assert 0 < result["non_embedder_s"] < min(result["ingest_s"])
+    assert result["non_embedder_share"] > 0
+    # The fastest round is the one reported (the list holds rounded seconds).
+    assert abs(result["ingest_per_s"] - 12 / min(result["ingest_s"])) < 0.02 * result["ingest_per_s"]
