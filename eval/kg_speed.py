@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from eval.datasets import Dataset
-from eval.runner import Progress, prepare_collection, prepare_graph
+from eval.runner import Progress, prepare_collection, prepare_graph, use_openie
 from indexes.base import Chunk
 from rag.service import RagService
 
@@ -105,6 +105,7 @@ def run_kg_speed(service: RagService, dataset: Dataset, *, openie: str | Path | 
     Returns:
         `{"dataset", "n_passages", "openie", "graph_build", "ppr", "meta"}`.
     """
+    use_openie(service, openie)
     collection, facts = prepare_collection(service, dataset, progress=progress)
     facts["kg"] = prepare_graph(service, collection, openie=openie, progress=progress)
     live = service.indexes.get(collection)

@@ -87,6 +87,8 @@ class CollectionIndexes:
         self.bm25 = BM25Index(k1=settings.bm25_k1, b=settings.bm25_b)
         self.kg: KnowledgeGraphIndex | None = None
         self.applied_seq = 0
+        self.saved_seq = 0  # the op seq of the generation on disk (behind after a failed write)
+        self.unsaved: list[int] = []  # chunk ids added since that generation
         self.lock = threading.RLock()
         self.writer = threading.Lock()
 
@@ -180,7 +182,9 @@ class IndexManager:
                                 "settings now take %s; it is rebuilt on next use",
                                 collection.name, list(saved), list(live.kg.source_order))
                     live.kg = None
-            live.applied_seq = int(manifest["applied_seq"])
+            live.applied_seq = live.saved_seq = int(manifest["applied_seq"])
+            # documents a crash left unflagged between the index write and mark_indexed
+            self.store.mark_applied(collection, live.applied_seq)
         except IndexFormatError as exc:
             log.warning("rebuilding %s from SQLite: %s", collection.name, exc)
             live = CollectionIndexes(collection, self.embedder, self.settings)
@@ -200,7 +204,7 @@ class IndexManager:
                      *, force_save: bool = False) -> int:
         collection = live.collection
         ops = self.store.ops_after(collection, live.applied_seq)
-        if not ops and not force_save:
+        if not ops and not force_save and live.saved_seq == live.applied_seq:
             return 0
         deleted = {cid for _, kind, ids in ops if kind == "delete" for cid in ids}
         to_add = [cid for _, kind, ids in ops if kind == "add" for cid in ids if cid not in deleted]
@@ -210,10 +214,14 @@ class IndexManager:
         self._add(live, to_add, progress)
         with live.lock:
             live.applied_seq = ops[-1][0] if ops else live.applied_seq
+            live.unsaved.extend(to_add)
             manifest = {"collection_id": collection.id, "embedder": self.embedder.name,
                         "dim": self.embedder.dim, "applied_seq": live.applied_seq}
+            # A failed write (a full disk) leaves the indexes live in memory and unsaved;
+            # the next sync writes them (a restart replays the ops instead).
             write_generation(self.folder(collection.name), manifest, live.save)
-        self.store.mark_indexed(collection, to_add)
+            live.saved_seq, saved, live.unsaved = live.applied_seq, live.unsaved, []
+        self.store.mark_indexed(collection, saved)
         return len(to_add)
 
     def _chunks(self, chunk_ids: Sequence[int]) -> list[Chunk]:
@@ -274,6 +282,7 @@ class IndexManager:
                     return live.kg
             self._sync_locked(live, None)
             ids = self._chunk_ids(collection)
+            kg.load_models()  # before the clock: build_info times the work, not model loads
             started = time.perf_counter()
             openie_s = 0.0
             if progress:

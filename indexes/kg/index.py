@@ -160,9 +160,11 @@ class KnowledgeGraphIndex:
         """The seeding mode in effect (``auto`` resolved from the graph's sources)."""
         if self.settings.mode != "auto":
             return self.settings.mode
-        version = self.graph.version
+        if self._graph is None:
+            return auto_mode({})
+        version = self._graph.version
         if self._mode_cache is None or self._mode_cache[0] != version:
-            self._mode_cache = (version, auto_mode(self.graph.source_counts()))
+            self._mode_cache = (version, auto_mode(self._graph.source_counts()))
         return self._mode_cache[1]
 
     def _cached(self, chunks: Sequence[Chunk]) -> tuple[list[str], dict[str, OpenIEResult]]:

@@ -123,8 +123,8 @@ def test_import_openie_rebuilds_with_imported_triples(cli, tmp_path) -> None:
     trace = result["retrieval"]["kg"]
     assert trace["mode"] == "hybrid" and trace["facts"]
     assert ["blue harbor", "directed by", "alice marlowe"] in [f["triple"] for f in trace["facts"]]
-    top = [c["document_id"] for c in result["results"][:3]]
-    assert {"blue-harbor", "marlowe"} <= set(top)
+    top = [c["document_id"] for c in result["results"]]  # top 5
+    assert top[0] == "blue-harbor" and "marlowe" in top
 
     again = as_json(cli("kg", "import-openie", str(openie), "--collection", "kgimp", "--json"))
     assert again["rebuilt"] is False  # the same triples: the graph is current
