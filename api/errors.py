@@ -19,6 +19,7 @@ from rag.errors import (
     NotFoundError,
     PayloadTooLargeError,
     RagmemError,
+    StorageError,
     TooManyRequestsError,
     UnauthorizedError,
     UnsupportedMediaError,
@@ -37,6 +38,7 @@ STATUS: list[tuple[type[Exception], int]] = [
     (ConflictError, 409),
     (EmbedderMismatchError, 409),
     # A backend that is not installed or not reachable: the service, not the request, is at fault.
+    (StorageError, 507),
     (GeneratorUnavailableError, 503),
     (MissingDependencyError, 503),
     (RagmemError, 500),

@@ -20,6 +20,7 @@ __all__ = [
     "UnauthorizedError",
     "TooManyRequestsError",
     "DataDirLockedError",
+    "StorageError",
 ]
 
 
@@ -45,6 +46,11 @@ class ConflictError(RagmemError):
 
 class DataDirLockedError(RagmemError):
     """Another process holds the data dir's lock (one ragmem process per data dir)."""
+
+
+class StorageError(RagmemError):
+    """The data dir cannot be written: a full disk or a write error (507); nothing of the
+    request was committed."""
 
 
 class UnauthorizedError(RagmemError):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import sqlite3
 import threading
 from collections.abc import Callable, Mapping
 
@@ -68,6 +69,7 @@ class JobWorker:
                                                   error=f"no handler for job kind {kind!r}")
                     continue
                 handler(job_id)
-            except (RagmemError, OSError, ValueError, RuntimeError) as exc:
-                # Already recorded on the job by run_job; the worker carries on.
+            except (RagmemError, OSError, sqlite3.Error, ValueError, RuntimeError) as exc:
+                # Already recorded on the job by run_job (unless SQLite itself failed);
+                # the worker carries on.
                 log.error("job %s failed: %s", job_id, exc)

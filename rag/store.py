@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rag.errors import ConflictError, InvalidInputError, NotFoundError
+from rag.errors import ConflictError, InvalidInputError, NotFoundError, StorageError
 from rag.migrations import migrate
 
 COLLECTION_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -107,15 +107,24 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (BEGIN IMMEDIATE ... COMMIT, rolled back on error)."""
+        """One write transaction (BEGIN IMMEDIATE ... COMMIT, rolled back on error).
+
+        Raises:
+            StorageError: when the disk is full or cannot be written (nothing is committed).
+        """
         conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
         try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            finally:
+                if conn.in_transaction:  # an error, a failed COMMIT included (SQLite may
+                    conn.execute("ROLLBACK")  # have rolled back already on a full disk)
+        except sqlite3.OperationalError as exc:
+            if not _STORAGE_FAILURE.search(str(exc)):
+                raise
+            raise StorageError(f"the data dir cannot be written ({exc}): is the disk full?") from exc
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         """Run a read query."""
@@ -284,6 +293,24 @@ class Store:
                     "UPDATE documents SET indexed=1 WHERE pk IN (SELECT DISTINCT document_pk"
                     f" FROM chunks WHERE id IN ({','.join('?' * len(part))}))", part)
 
+    def mark_applied(self, collection: CollectionRow, seq: int) -> None:
+        """Flag as searchable the unflagged documents that the ops up to `seq` added.
+
+        Chunks commit with their op, so chunk ids grow with op seq: these are the
+        documents with no chunk above the last such op's highest id. This repairs the
+        flags of a crash between an index write and `mark_indexed`.
+        """
+        if not self.query("SELECT 1 FROM documents WHERE collection_id=? AND indexed=0 LIMIT 1",
+                          (collection.id,)):
+            return
+        rows = self.query("SELECT chunk_ids FROM ops WHERE collection_id=? AND kind='add' AND"
+                          " seq<=? ORDER BY seq DESC LIMIT 1", (collection.id, seq))
+        top = max(json.loads(rows[0]["chunk_ids"]), default=0) if rows else 0
+        with self.transaction() as conn:
+            conn.execute("UPDATE documents SET indexed=1 WHERE collection_id=? AND indexed=0 AND"
+                         " NOT EXISTS (SELECT 1 FROM chunks c WHERE c.document_pk=documents.pk"
+                         " AND c.id>?)", (collection.id, top))
+
     # -- jobs -----------------------------------------------------------------
     def create_job(self, collection: CollectionRow | None, *, kind: str, total: int,
                    payload: dict[str, Any] | None = None, owner_key_id: int | None = None) -> str:
@@ -336,6 +363,9 @@ class Store:
                           " collections c ON c.id=j.collection_id"
                           " WHERE j.status IN ('queued','running') ORDER BY j.created")
         return [dict(r) for r in rows]
+
+
+_STORAGE_FAILURE = re.compile(r"disk is full|disk I/O error|unable to open database file", re.I)
 
 
 def _log_op(conn: sqlite3.Connection, collection_id: int, kind: str, chunk_ids: list[int]) -> int:

@@ -1,0 +1,87 @@
+"""Write faults inside the service: a full SQLite, a failed index write, lost flags."""
+
+from __future__ import annotations
+
+import errno
+
+import pytest
+
+import rag.indexing
+from rag.errors import StorageError
+from rag.generations import current_generation, read_manifest
+from tests.rag.test_service import corpus_records, ingest, make_service, top_documents
+
+pytestmark = pytest.mark.integration
+
+
+def test_full_database_is_a_storage_error_and_nothing_is_committed(tmp_path, embedder) -> None:
+    service = make_service(tmp_path, embedder)
+    try:
+        collection, _, _ = ingest(service, "kb", corpus_records()[:2])
+        conn = service.store._conn()
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        conn.execute(f"PRAGMA max_page_count={pages}")  # SQLite answers SQLITE_FULL past it
+        big = [{"id": f"big-{i}", "text": f"record {i} " + "filler words " * 400} for i in range(50)]
+        with pytest.raises(StorageError, match="disk is full"):
+            service.add_documents(collection, service.parse_records(big))
+        assert not conn.in_transaction  # rolled back: the connection stays usable
+        conn.execute(f"PRAGMA max_page_count={2**30}")
+        assert sorted(d["id"] for d in service.store.list_documents(collection)) == ["curie", "eiffel"]
+        job_id, _ = service.add_documents(collection, service.parse_records(big[:1]))
+        service.run_job(job_id)
+        assert top_documents(service, collection, "record 0 filler", retriever="bm25")[0] == "big-0"
+    finally:
+        service.close()
+
+
+def test_failed_index_write_keeps_the_indexes_and_the_next_sync_saves(tmp_path, embedder,
+                                                                      monkeypatch) -> None:
+    service = make_service(tmp_path, embedder)
+    try:
+        collection, _, _ = ingest(service, "kb", corpus_records()[:3])
+        before = current_generation(service.indexes.folder("kb"))
+        job_id, _ = service.add_documents(collection, service.parse_records(corpus_records()[3:5]))
+
+        def full_disk(*args, **kwargs):
+            raise OSError(errno.EFBIG, "File too large")
+
+        monkeypatch.setattr(rag.indexing, "write_generation", full_disk)
+        with pytest.raises(OSError):
+            service.run_job(job_id)
+        job = service.store.get_job(job_id)
+        assert job["status"] == "failed" and "File too large" in job["error"]
+        assert current_generation(service.indexes.folder("kb")) == before  # the old one, intact
+        read_manifest(before)
+        added = {r["id"] for r in corpus_records()[3:5]}
+        flags = {d["id"]: d["status"] for d in service.store.list_documents(collection)}
+        assert {flags[d] for d in added} == {"pending"}  # not yet in a saved generation
+        # searchable in this process all the same
+        assert set(top_documents(service, collection, corpus_records()[3]["text"][:80], k=2)) & added
+
+        monkeypatch.undo()
+        retry = service.store.create_job(collection, kind="index", total=0)
+        service.run_job(retry)  # no new op, but an unsaved state: written now
+        live = service.indexes.get(collection)
+        assert live.saved_seq == live.applied_seq == service.store.last_op_seq(collection)
+        folder = current_generation(service.indexes.folder("kb"))
+        assert folder != before and read_manifest(folder)["applied_seq"] == live.applied_seq
+        assert {d["status"] for d in service.store.list_documents(collection)} == {"indexed"}
+    finally:
+        service.close()
+
+
+def test_flags_lost_between_index_write_and_flagging_are_repaired_at_load(tmp_path,
+                                                                          embedder) -> None:
+    service = make_service(tmp_path, embedder)
+    ingest(service, "kb", corpus_records()[:4])
+    with service.store.transaction() as conn:  # as if killed right after write_generation
+        conn.execute("UPDATE documents SET indexed=0")
+    service.close()
+
+    again = make_service(tmp_path, embedder)
+    try:
+        kb = again.collection("kb")
+        again.indexes.get(kb)
+        assert {d["status"] for d in again.store.list_documents(kb)} == {"indexed"}
+    finally:
+        again.close()
