@@ -1,0 +1,226 @@
+"""kill -9 at random moments: every acknowledged (202) document survives.
+
+A real `ragmem serve` takes uploads from a client thread; at a random moment (mid-upload,
+while the indexing jobs run, or during a restart's recovery) it is killed with SIGKILL
+and started again on the same data dir. After each restart the jobs of every
+acknowledged upload must finish, and each acknowledged document must be listed,
+indexed and the top BM25 hit for its unique token. SQLite must pass
+`PRAGMA integrity_check`, and no document may be stored without its chunks or with a
+text other than the one sent.
+
+Rounds: `RAGMEM_KILL9_ROUNDS` (default 20); seed: `RAGMEM_KILL9_SEED` (default random,
+printed). The 100-round run of docs/RELIABILITY.md:
+
+    RAGMEM_KILL9_ROUNDS=100 .venv/bin/python -m pytest -q -s tests/reliability/test_kill9.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.reliability.server import (
+    ForkServer,
+    ServerProcess,
+    integrity,
+    list_documents,
+    wait_for_jobs,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ROUNDS = int(os.environ.get("RAGMEM_KILL9_ROUNDS", "20"))
+SEED = int(os.environ.get("RAGMEM_KILL9_SEED", str(random.SystemRandom().randrange(2**31))))
+COLLECTION = "kb"
+PAUSE = 0.05  # between uploads: a few dozen documents a round keep restarts (replays) short
+WORDS = ("harbor lantern granite orchard meadow falcon copper river glacier thunder violet "
+         "compass saddle pepper marble candle willow ember quartz beacon tundra cobalt "
+         "prairie anchor saffron timber").split()
+
+
+def token(round_no: int, n: int) -> str:
+    """A term that occurs in one document only (BM25 keeps `\\w{2,}` runs whole)."""
+    return f"tok{round_no}x{n}q"
+
+
+def make_text(rng: random.Random, round_no: int, n: int) -> str:
+    """One chunk mostly; every tenth document spans two (about 1,300 chars)."""
+    words = 200 if n % 10 == 9 else rng.randint(12, 40)
+    body = " ".join(rng.choice(WORDS) for _ in range(words))
+    return f"Record {token(round_no, n)}. {body}."
+
+
+class Uploader(threading.Thread):
+    """Uploads 1-3 small JSON documents per request until told to stop or the server dies.
+
+    `sent` gets every document before its request goes out; `acked` maps the id of each
+    document a 202 acknowledged to that upload's job id.
+    """
+
+    def __init__(self, url: str, round_no: int, rng: random.Random, sent: dict[str, str],
+                 acked: dict[str, str | None]) -> None:
+        super().__init__(name=f"uploader-{round_no}", daemon=True)
+        self.url, self.round_no, self.rng = url, round_no, rng
+        self.sent, self.acked = sent, acked
+        self.stop = threading.Event()
+        self.first_ack = threading.Event()
+        self.errors: list[str] = []
+        self.requests = 0
+
+    def run(self) -> None:
+        n = 0
+        with httpx.Client(base_url=self.url, timeout=60) as http:
+            while not self.stop.is_set():
+                docs = []
+                for _ in range(self.rng.randint(1, 3)):
+                    doc_id = f"r{self.round_no}-{n}"
+                    self.sent[doc_id] = make_text(self.rng, self.round_no, n)
+                    docs.append({"id": doc_id, "title": doc_id, "text": self.sent[doc_id]})
+                    n += 1
+                try:
+                    response = http.post(f"/v1/collections/{COLLECTION}/documents",
+                                         json={"documents": docs})
+                except httpx.TransportError:
+                    return  # killed mid-request: this upload is not acknowledged
+                self.requests += 1
+                if response.status_code != 202:
+                    self.errors.append(f"{response.status_code} {response.text[:200]}")
+                    return
+                body = response.json()
+                for result in body["documents"]:
+                    self.acked[result["id"]] = body["job_id"]
+                self.first_ack.set()
+                time.sleep(PAUSE)
+
+
+def check_stored(db_path: Path, sent: dict[str, str]) -> int:
+    """With the server dead: SQLite is sound, and each stored document is whole.
+
+    Returns:
+        The number of documents stored.
+    """
+    assert integrity(db_path) == "ok"
+    conn = sqlite3.connect(db_path)
+    try:
+        rows = conn.execute(
+            "SELECT d.id, d.text, COUNT(c.id), COALESCE(MIN(c.start), -1), COALESCE(MAX(c.end), -1)"
+            " FROM documents d LEFT JOIN chunks c ON c.document_pk = d.pk GROUP BY d.pk").fetchall()
+    finally:
+        conn.close()
+    for doc_id, text, chunks, start, end in rows:
+        assert doc_id in sent, f"{doc_id}: stored but never sent"
+        assert text == sent[doc_id], f"{doc_id}: stored text differs from the text sent"
+        assert chunks >= 1 and start == 0 and end == len(text), f"{doc_id}: partial ({chunks} chunks)"
+    return len(rows)
+
+
+def check_served(http: httpx.Client, acked: dict[str, str | None], new: list[str]) -> None:
+    """With the server up: the jobs finish; every acknowledged document is listed and
+    indexed; each of `new` is the top BM25 hit for its token."""
+    jobs = wait_for_jobs(http, {j for j in acked.values() if j})
+    failed = {j: job["error"] for j, job in jobs.items() if job["status"] != "done"}
+    assert not failed, f"failed jobs: {failed}"
+    stored = list_documents(http, COLLECTION)
+    missing = sorted(set(acked) - set(stored))
+    assert not missing, f"{len(missing)} acknowledged documents lost: {missing[:10]}"
+    pending = sorted(d for d in acked if stored[d]["status"] != "indexed")
+    assert not pending, f"acknowledged documents not indexed after their job: {pending[:10]}"
+    for doc_id in new:
+        round_no, n = doc_id[1:].split("-")
+        response = http.post(f"/v1/collections/{COLLECTION}/retrieve",
+                             json={"query": token(int(round_no), int(n)), "retriever": "bm25",
+                                   "top_k": 1})
+        assert response.status_code == 200, response.text
+        hits = [r["document_id"] for r in response.json()["results"]]
+        assert hits == [doc_id], f"{doc_id}: retrieved {hits}"
+
+
+def kill_at_random(server: ServerProcess, uploader: Uploader, rng: random.Random) -> str:
+    """Kill mid-upload or after the uploads while the jobs run; returns which."""
+    uploader.start()
+    uploader.first_ack.wait(30)
+    if rng.random() < 0.5:
+        time.sleep(rng.uniform(0.0, 1.5))
+        server.kill()
+        moment = "upload"
+    else:
+        time.sleep(rng.uniform(0.2, 1.2))
+        uploader.stop.set()
+        uploader.join(60)
+        time.sleep(rng.uniform(0.0, 0.6))
+        server.kill()
+        moment = "jobs"
+    uploader.stop.set()
+    uploader.join(60)
+    assert not uploader.is_alive()
+    assert not uploader.errors, uploader.errors
+    return moment
+
+
+def second_server_is_refused(data_dir: Path, log: Path, forks: ForkServer | None) -> None:
+    """While one server runs, another on the same dir exits 2 with a clear message."""
+    second = ServerProcess(data_dir, log, forks=forks).spawn()
+    assert second.poll(180) == 2, second.log_tail()
+    output = " ".join(second.log_tail(2000).split())
+    assert f"data dir {data_dir} is in use by another ragmem process (pid" in output
+    assert "Traceback" not in output
+
+
+def test_acknowledged_documents_survive_kill9(tmp_path, forks) -> None:
+    rng = random.Random(SEED)
+    print(f"\nkill -9: {ROUNDS} rounds, seed {SEED} (RAGMEM_KILL9_SEED={SEED} to replay)")
+    data_dir, log = tmp_path / "data", tmp_path / "server.log"
+    db_path = data_dir / "ragmem.sqlite3"
+    sent: dict[str, str] = {}
+    acked: dict[str, str | None] = {}
+    new: list[str] = []
+    moments: dict[str, int] = {"upload": 0, "jobs": 0, "restart": 0}
+    started = time.monotonic()
+    for round_no in range(ROUNDS):
+        t0 = time.monotonic()
+        server = ServerProcess(data_dir, log, forks=forks).start()
+        t1 = time.monotonic()
+        try:
+            with httpx.Client(base_url=server.url, timeout=60) as http:
+                if round_no == 0:
+                    assert http.post("/v1/collections", json={"name": COLLECTION}).status_code == 201
+                    second_server_is_refused(data_dir, tmp_path / "second.log", forks)
+                check_served(http, {d: acked[d] for d in new}, new)
+            t2 = time.monotonic()
+            before = set(acked)
+            uploader = Uploader(server.url, round_no, rng, sent, acked)
+            moments[kill_at_random(server, uploader, rng)] += 1
+            new = sorted(set(acked) - before)
+        finally:
+            server.kill()
+        stored = check_stored(db_path, sent)
+        print(f"round {round_no}: {len(new)} acknowledged, {stored} stored; start {t1 - t0:.1f}s, "
+              f"check {t2 - t1:.1f}s, upload+kill {time.monotonic() - t2:.1f}s "
+              f"({time.monotonic() - started:.0f}s)")
+        if rng.random() < 0.15:  # once more while the restart recovers and reruns the jobs
+            restart = ServerProcess(data_dir, log, forks=forks).spawn()
+            time.sleep(rng.uniform(1.0, 8.0))
+            restart.kill()
+            moments["restart"] += 1
+            check_stored(db_path, sent)
+    # every acknowledged document once more, by its token, then a clean stop
+    server = ServerProcess(data_dir, log, forks=forks).start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=60) as http:
+            check_served(http, acked, sorted(acked))
+    finally:
+        code = server.stop()
+    # uvicorn shuts down gracefully, then re-raises the SIGTERM it caught
+    assert code in (0, -15) and "Application shutdown complete" in server.log_tail(), code
+    stored = check_stored(db_path, sent)
+    summary = {"rounds": ROUNDS, "seed": SEED, "kills": moments, "acknowledged": len(acked),
+               "stored": stored, "sent": len(sent), "seconds": round(time.monotonic() - started)}
+    print(f"kill -9 summary: {json.dumps(summary)}")
