@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.conftest import client, server  # noqa: F401 - fixtures shared with tests/api
+from tests.api.conftest import client, collection, server  # noqa: F401 - shared with tests/api
 from tests.reliability.server import ForkServer
 
 
