@@ -7,7 +7,8 @@ model and SQLite connections) running the real `ragmem serve` entry point; only 
 imports are shared. The test talks to this helper over its stdin/stdout, one JSON line
 per request:
 
-    {"op": "spawn", "args": [...], "log": PATH, "fsize": BYTES | null} -> {"pid": N}
+    {"op": "spawn", "args": [...], "log": PATH, "cwd": DIR, "env": {...},
+     "fsize": BYTES | null}                    -> {"pid": N}
     {"op": "wait", "pid": N, "timeout": S}     -> {"code": exit code, or null if alive}
 """
 
@@ -36,6 +37,8 @@ def _child(request: dict) -> None:
 
             signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
             resource.setrlimit(resource.RLIMIT_FSIZE, (request["fsize"], request["fsize"]))
+        os.chdir(request.get("cwd") or os.getcwd())
+        os.environ.update(request.get("env") or {})
         sys.argv = ["ragmem", *request["args"]]
         from rag.cli.app import main
 

@@ -61,8 +61,10 @@ class ForkServer:
         self.process.stdin.flush()
         return self._read()
 
-    def spawn(self, args: list[str], log: Path, *, fsize: int | None = None) -> int:
-        return self._ask(op="spawn", args=args, log=str(log), fsize=fsize)["pid"]
+    def spawn(self, args: list[str], log: Path, *, cwd: Path, env: dict[str, str],
+              fsize: int | None = None) -> int:
+        return self._ask(op="spawn", args=args, log=str(log), cwd=str(cwd), env=env,
+                         fsize=fsize)["pid"]
 
     def wait(self, pid: int, timeout: float = 0.0) -> int | None:
         """The exit code of a child that ended (reaping it), None while it runs."""
@@ -88,11 +90,12 @@ class ServerProcess:
     fork of `forks` when given. `fsize` limits the size of every file it writes."""
 
     def __init__(self, data_dir: Path, log: Path, *, forks: ForkServer | None = None,
-                 fsize: int | None = None) -> None:
+                 fsize: int | None = None, env: dict[str, str] | None = None) -> None:
         self.data_dir = Path(data_dir)
         self.log = Path(log)
         self.forks = forks
         self.fsize = fsize
+        self.env = env or {}  # RAGMEM_* settings on top of server_env()
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.pid: int | None = None
@@ -106,12 +109,13 @@ class ServerProcess:
         with open(self.log, "ab") as out:
             out.write(f"\n--- ragmem serve on port {self.port}\n".encode())
         if self.forks is not None:
-            self.pid = self.forks.spawn(args, self.log, fsize=self.fsize)
+            self.pid = self.forks.spawn(args, self.log, cwd=self.data_dir.parent, env=self.env,
+                                        fsize=self.fsize)
             return self
         with open(self.log, "ab") as out:
             self.process = subprocess.Popen(
                 [*ragmem_command(), *args], stdout=out, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, env=server_env(), cwd=self.data_dir.parent,
+                stdin=subprocess.DEVNULL, env=server_env(**self.env), cwd=self.data_dir.parent,
                 start_new_session=True,
                 preexec_fn=file_size_limit(self.fsize) if self.fsize is not None else None)
         self.pid = self.process.pid
