@@ -8,14 +8,16 @@ from eval.speed import ingest_throughput, timed_encode
 from rag.settings import Settings
 
 PASSAGES = [(f"Title {i}", f"Passage number {i} talks about river {i} and its bridges.")
-            for i in range(12)]
+            for i in range(11)] + [("Long", "A sentence about a long river that goes on. " * 60)]
 
 
 def test_timed_encode_records_each_call_and_restores_the_method(embedder) -> None:
-    with timed_encode(embedder) as calls:
+    texts: list[str] = []
+    with timed_encode(embedder, texts) as calls:
         first = embedder.encode(["one text"])
         embedder.encode(["two", "texts"])
     assert len(calls) == 2 and all(c > 0 for c in calls)
+    assert texts == ["one text", "two", "texts"]
     assert "encode" not in vars(embedder)  # the class method is back
     assert np.allclose(first, embedder.encode(["one text"]), atol=1e-6)
 
@@ -23,6 +25,8 @@ def test_timed_encode_records_each_call_and_restores_the_method(embedder) -> Non
 def test_ingest_throughput_splits_embedder_time_from_the_rest(embedder, tmp_path) -> None:
     result = ingest_throughput(embedder, Settings(data_dir=tmp_path), PASSAGES, rounds=2)
     assert result["passages"] == 12 and result["rounds"] == 2
+    # The long passage is chunked: encode-only embeds the same chunk texts as the ingest.
+    assert result["chunks"] > 12
     assert len(result["encode_only_s"]) == len(result["ingest_s"]) == 2
     # Everything outside the embedder takes real, positive time (SQLite, fsyncs, BM25),
     # and less than the whole ingest.
