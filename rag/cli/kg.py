@@ -123,8 +123,11 @@ def export(
     data_dir: DataDirOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Write the graph as GraphML (nodes `phrase:<text>` / `passage:<chunk id>`, edge kind
-    and weight)."""
+    """Write the graph as GraphML (networkx): phrase and passage nodes, weighted edges.
+
+    Nodes are `phrase:<text>` and `passage:<chunk id>` with a `kind`; edges carry `kind`
+    (relation, synonym, context) and `weight`.
+    """
     import networkx as nx
 
     with cli_errors():
