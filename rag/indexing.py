@@ -177,10 +177,10 @@ class IndexManager:
                 live.kg = self.make_kg(live.dense)
                 live.kg.load(folder)
                 saved = live.kg.loaded_source_order
-                if saved is not None and saved != live.kg.source_order:
-                    log.warning("%s: the knowledge graph was built from OpenIE sources %s, the "
-                                "settings now take %s; it is rebuilt on next use",
-                                collection.name, list(saved), list(live.kg.source_order))
+                if saved not in (None, live.kg.source_order) and self._outdated(live):
+                    log.warning("%s: the knowledge graph holds triples of other OpenIE sources "
+                                "than the settings take now (%s); it is rebuilt on next use",
+                                collection.name, list(live.kg.source_order))
                     live.kg = None
             live.applied_seq = live.saved_seq = int(manifest["applied_seq"])
             # documents a crash left unflagged between the index write and mark_indexed
@@ -250,36 +250,36 @@ class IndexManager:
         return [r["id"] for r in self.store.query(
             "SELECT id FROM chunks WHERE collection_id=? ORDER BY id", (collection.id,))]
 
-    def kg_outdated(self, collection: CollectionRow) -> list[int]:
-        """Chunks whose graph triples differ from what a rebuild would take now."""
-        kg = self.get(collection).kg
-        if kg is None:
+    def _outdated(self, live: CollectionIndexes) -> list[int]:
+        """Chunks whose graph triples differ from what a rebuild would take now (under the
+        graph's settings, which `build_kg` first brings up to date)."""
+        if live.kg is None:
             return []
-        ids = self._chunk_ids(collection)
+        ids = self._chunk_ids(live.collection)
         return [cid for start in range(0, len(ids), 2000)
-                for cid in kg.outdated(self._chunks(ids[start:start + 2000]))]
+                for cid in live.kg.outdated(self._chunks(ids[start:start + 2000]))]
 
     def build_kg(self, collection: CollectionRow, progress: Progress | None = None,
                  *, rebuild: bool = False) -> KnowledgeGraphIndex:
         """Build the collection's knowledge graph from SQLite.
 
-        An existing graph is kept unless `rebuild` is set or it is outdated: some of its
-        passages hold triples of another source than the settings now pick (HippoRAG
-        OpenIE imported after the build, or `prefer_sources` changed). The new graph's
-        `build_info` records the OpenIE and graph times.
+        An existing graph takes the current settings and is kept unless `rebuild` is set
+        or it is outdated: some of its passages hold triples of another source than the
+        settings now pick (HippoRAG OpenIE imported after the build, `prefer_sources` or
+        the generator changed). The new graph's `build_info` records the OpenIE and graph
+        times.
         """
         live = self.get(collection)
         with live.writer:
             kg = self.make_kg(live.dense)
             if live.kg is not None and not rebuild:
-                if live.kg.source_order != kg.source_order:
-                    log.info("%s: OpenIE sources changed from %s to %s; rebuilding the graph",
-                             collection.name, live.kg.source_order, kg.source_order)
-                elif outdated := self.kg_outdated(collection):
-                    log.info("%s: %d passages have other OpenIE triples now; rebuilding the "
-                             "graph", collection.name, len(outdated))
-                else:
+                # the live graph takes the current settings; its triples decide a rebuild
+                live.kg.settings, live.kg.openie = kg.settings, kg.openie
+                outdated = self._outdated(live)
+                if not outdated:
                     return live.kg
+                log.info("%s: %d passages have other OpenIE triples now; rebuilding the graph",
+                         collection.name, len(outdated))
             self._sync_locked(live, None)
             ids = self._chunk_ids(collection)
             kg.load_models()  # before the clock: build_info times the work, not model loads

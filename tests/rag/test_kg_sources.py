@@ -104,3 +104,16 @@ def test_title_seed_weight_reaches_the_graph(tmp_path: Path, embedder) -> None:
     kb, _, _ = ingest(service, "kb", records()[:2])
     assert service.indexes.build_kg(kb).settings.title_seed_weight == 0.0
     service.close()
+
+
+def test_other_settings_with_the_same_triples_keep_the_graph(tmp_path, embedder) -> None:
+    service = make_service(tmp_path, embedder, graph=GraphSettings(prefer_sources=[]))
+    kb, _, _ = ingest(service, "kb", records()[:3])
+    built = service.indexes.build_kg(kb)
+    assert built.source_order == ("spacy",)
+    service.close()
+    again = make_service(tmp_path, embedder)  # prefers imported triples: none are cached
+    kg = again.indexes.get(kb).kg
+    assert kg is not None and kg.source_order == ("import", "spacy")  # loaded, not rebuilt
+    assert again.indexes.build_kg(kb) is kg
+    again.close()
