@@ -17,7 +17,7 @@ Modes:
   imported HippoRAG file (sources in `RICH_SOURCES`), else ``entity``.
 
 With no seed at all the index falls back to the dense ranking and says so in the trace.
-Measured (eval/kg_experiment.py, then `ragmem bench multihop`): ``entity`` is best with
+Measured (`ragmem bench multihop`, docs/BENCHMARKS.md): ``entity`` is best with
 offline spaCy OpenIE, ``hybrid`` with LLM triples (HippoRAG's gpt-3.5 OpenIE on MuSiQue),
 hence ``auto``.
 """
