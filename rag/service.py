@@ -189,7 +189,9 @@ class RagService:
         return self.store.create_job(collection, kind="index", total=0)
 
     # -- questions ------------------------------------------------------------
-    def _validate(self, text: str, top_k: int, what: str) -> None:
+    def _checked_k(self, text: str, top_k: int | None, what: str) -> int:
+        """`top_k` (default: settings) once `text` and it are within the limits."""
+        top_k = self.settings.retrieval.top_k if top_k is None else top_k
         if not isinstance(text, str) or not text.strip():
             raise InvalidInputError(f"the {what} is empty")
         if len(text) > self.settings.limits.max_query_chars:
@@ -198,6 +200,7 @@ class RagService:
         if not 1 <= top_k <= self.settings.limits.max_top_k:
             raise InvalidInputError(f"top_k must be between 1 and "
                                     f"{self.settings.limits.max_top_k}, got {top_k}")
+        return top_k
 
     def retriever(self, collection: CollectionRow, name: str | None, *,
                   generator: str | None = None) -> TracingRetriever:
@@ -241,8 +244,7 @@ class RagService:
                  top_k: int | None = None, generator: str | None = None,
                  ) -> tuple[list[Passage], dict[str, Any]]:
         """Top passages for `query` with the retrieval trace (`generator`: see `retriever`)."""
-        k = self.settings.retrieval.top_k if top_k is None else top_k
-        self._validate(query, k, "query")
+        k = self._checked_k(query, top_k, "query")
         return retrieve(query, retriever=self.retriever(collection, retriever, generator=generator),
                         store=self.store, k=k)
 
@@ -253,8 +255,7 @@ class RagService:
         (default: settings); the answer's `generator` names the backend that wrote it.
         With `session_id` the session's memory joins the passages and the turn is kept;
         with `document_id` the answer comes from that document's memory blocks."""
-        k = self.settings.retrieval.top_k if top_k is None else top_k
-        self._validate(question, k, "question")
+        k = self._checked_k(question, top_k, "question")
         if session_id is not None or document_id is not None:
             return ask_with_memory(self, collection, question, retriever=retriever, k=k,
                                    generator=generator, session_id=session_id,
@@ -270,8 +271,7 @@ class RagService:
 
         Validation, retrieval or memory assembly and starting the generator happen now,
         so their errors raise here; generation runs as the events are read."""
-        k = self.settings.retrieval.top_k if top_k is None else top_k
-        self._validate(question, k, "question")
+        k = self._checked_k(question, top_k, "question")
         if session_id is not None or document_id is not None:
             return stream_with_memory(self, collection, question, retriever=retriever, k=k,
                                       generator=generator, session_id=session_id,
