@@ -104,8 +104,8 @@ def test_cache_avoids_second_extraction(tmp_path: Path) -> None:
     assert extractor.calls == 5 and extractor2.calls == 0
 
 
-@pytest.mark.unit
-def test_imported_hipporag_openie_is_used(tmp_path: Path) -> None:
+def indexed_with_imported_openie(tmp_path: Path):
+    """An index over three chunks, two of them in the tiny HippoRAG OpenIE file (imported)."""
     cache = OpenIECache(tmp_path / "kg.sqlite")
     cache.import_results(read_hipporag_openie(DATA / "hipporag_openie_tiny.json"))
     index, extractor = make(prefer_sources=("import",))
@@ -114,6 +114,12 @@ def test_imported_hipporag_openie_is_used(tmp_path: Path) -> None:
                          "New York.", "Lake Ontario"),
                Chunk(11, "Toronto is the capital of Ontario.", "Toronto"),
                Chunk(12, "Lima | capital of | Peru", "Lima")])
+    return index, extractor
+
+
+@pytest.mark.unit
+def test_imported_hipporag_openie_is_used(tmp_path: Path) -> None:
+    index, extractor = indexed_with_imported_openie(tmp_path)
     assert extractor.calls == 1  # only the chunk the file lacks
     assert {"lake ontario", "new york", "toronto", "ontario", "peru"} <= set(
         index.graph.phrase_id)
@@ -190,14 +196,7 @@ def test_auto_mode_follows_the_triples_sources(tmp_path: Path) -> None:
     assert offline.settings.mode == "auto" and offline.mode == "entity"
     assert offline.stats()["sources"] == {"fake": 5}
     assert offline.search_with_trace("Alice Smith", 1)[1]["mode"] == "entity"
-    cache = OpenIECache(tmp_path / "kg.sqlite")
-    cache.import_results(read_hipporag_openie(DATA / "hipporag_openie_tiny.json"))
-    imported, _ = make(prefer_sources=("import",))
-    imported.cache = cache
-    imported.add([Chunk(10, "Lake Ontario borders the province of Ontario and the state of "
-                            "New York.", "Lake Ontario"),
-                  Chunk(11, "Toronto is the capital of Ontario.", "Toronto"),
-                  Chunk(12, "Lima | capital of | Peru", "Lima")])
+    imported, _ = indexed_with_imported_openie(tmp_path)
     assert imported.stats()["sources"] == {"import": 2, "fake": 1}
     _, trace = imported.search_with_trace("What borders New York?", 1)
     assert trace["mode"] == "hybrid" and trace["mode_setting"] == "auto" and trace["facts"]
