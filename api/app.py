@@ -12,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from api.deps import get_principal
 from api.errors import install_error_handlers
 from api.limits import BodyLimitMiddleware
-from api.routes import benchmarks, chat, collections, documents, health, jobs, query, sessions
+from api.routes import benchmarks, chat, collections, documents, health, jobs, openai_compat, query, sessions
 from eval.jobs import run_benchmark_job
 from rag.jobs import JobWorker
 from rag.keys import AuthDecision, active_key_count, decide_auth
@@ -58,7 +58,7 @@ def create_app(settings: Settings | None = None, *, service: RagService | None =
                        max_upload_request_bytes=limits.max_upload_request_bytes,
                        max_json_depth=limits.max_json_depth)
     app.include_router(health.router)  # /healthz (and /docs) stay open
-    for module in (collections, documents, jobs, query, benchmarks, chat, sessions):
+    for module in (collections, documents, jobs, query, benchmarks, chat, openai_compat, sessions):
         app.include_router(module.router, dependencies=[Depends(get_principal)])
     return app
 
