@@ -17,7 +17,7 @@ from typing import Any
 
 from eval.datasets import Dataset, Question
 from eval.metrics import summarize
-from rag.pipeline import hydrate
+from rag.retrieval.pipeline import hydrate
 from rag.service import RagService
 from rag.store import CollectionRow, NewDocument
 

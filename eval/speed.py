@@ -27,7 +27,7 @@ from indexes.base import Chunk
 from indexes.bm25 import BM25Index
 from indexes.dense import DenseIndex
 from indexes.embedder import Embedder
-from rag.retrievers import build_retriever
+from rag.retrieval.factory import build_retriever
 from rag.service import RagService
 from rag.settings import Settings
 

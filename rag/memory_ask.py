@@ -20,7 +20,7 @@ from memory.sessions import SessionContext
 from rag.answers import Answer, Passage
 from rag.errors import ConflictError, InvalidInputError
 from rag.generators.llm_answer import AnswerEvent, answer_events
-from rag.pipeline import retrieve
+from rag.retrieval.pipeline import retrieve
 from rag.store import CollectionRow
 
 if TYPE_CHECKING:

@@ -15,7 +15,6 @@ from typing import Any
 from indexes.embedder import Embedder
 from indexes.kg import LLMOpenIE
 from rag.answers import Answer, Passage
-from rag.context import CalibrationCache, JSONGenerator, RetrievalContext
 from rag.errors import InvalidInputError
 from rag.generators.extractive import ExtractiveGenerator
 from rag.generators.factory import check_generator_name, make_answerer
@@ -26,8 +25,10 @@ from rag.ingest.parsers import ParsedDocument, parse_file, parse_records
 from rag.lock import DataDirLock
 from rag.memory_ask import ask_with_memory, stream_with_memory
 from rag.memory_service import MemoryService
-from rag.pipeline import ask, retrieve
-from rag.retrievers import LLM_RETRIEVERS, RETRIEVER_NAMES, TracingRetriever, build_retriever
+from rag.retrieval.base import LLM_RETRIEVERS, RETRIEVER_NAMES, TracingRetriever
+from rag.retrieval.context import CalibrationCache, JSONGenerator, RetrievalContext
+from rag.retrieval.factory import build_retriever
+from rag.retrieval.pipeline import ask, retrieve
 from rag.settings import Settings
 from rag.store import CollectionRow, Store
 

@@ -15,7 +15,7 @@ from api.schemas import BenchmarkAccepted, BenchmarkOut, BenchmarkRequest, Datas
 from eval.datasets import load_multihop
 from eval.jobs import available_datasets, resolve_dataset
 from rag.errors import InvalidInputError, NotFoundError, PayloadTooLargeError, UnsupportedMediaError
-from rag.retrievers import RETRIEVER_NAMES
+from rag.retrieval.base import RETRIEVER_NAMES
 from rag.service import RagService
 
 router = APIRouter(prefix="/v1/benchmarks", tags=["benchmarks"])

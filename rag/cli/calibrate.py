@@ -13,9 +13,9 @@ from rag.cli.common import DataDirOption, JsonOption, cli_errors, console, emit,
 def _fit(service: Any, dataset: Any, negatives: list[str], *, answer_rate: float,
          precision: float, limit: int | None) -> dict[str, Any]:
     from eval.runner import _passage_ids, prepare_collection
-    from rag.calibration import choose_thresholds, collect
-    from rag.context import RetrievalContext, save_calibration
-    from rag.crag_retriever import build_crag
+    from rag.retrieval.context import RetrievalContext, save_calibration
+    from rag.retrieval.crag.calibration import choose_thresholds, collect
+    from rag.retrieval.crag.retriever import build_crag
 
     collection, _ = prepare_collection(service, dataset)
     live = service.indexes.get(collection)

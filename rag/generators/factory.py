@@ -59,7 +59,7 @@ def make_generator(name: str, settings: GenerationSettings, *, models_dir: Path)
 
 
 def make_answerer(name: str, settings: GenerationSettings, *, models_dir: Path, embedder: Any) -> Any:
-    """The answer generator (rag.pipeline.AnswerGenerator) called `name`, not yet loaded.
+    """The answer generator (rag.retrieval.pipeline.AnswerGenerator) called `name`, not yet loaded.
 
     "extractive" needs only the embedder; the others wrap an LLM backend in an
     `LLMAnswerer` (call its `load()` before use).

@@ -1,6 +1,6 @@
 """Cited answers from an LLM: build the prompt, generate, check the citations.
 
-`LLMAnswerer` is an `AnswerGenerator` (rag.pipeline) over any `Generator` backend, and
+`LLMAnswerer` is an `AnswerGenerator` (rag.retrieval.pipeline) over any `Generator` backend, and
 streams too. Events of a stream are `AnswerEvent`s: text pieces as the model writes them
 (citation markers already checked and renumbered), then the finished `Answer`.
 """

@@ -27,6 +27,12 @@ _SENTENCE_END = re.compile(
 )
 # A line break and any whitespace after it (the next line's indentation, blank lines).
 _LINE_BREAK = re.compile(r"\n\s*+")
+# A line that is a block of its own: a list item, a table row, a heading, a quote, a fence.
+_BLOCK_LINE = re.compile(r"(?:[-*+\u2022]|\d{1,3}[.)]|#{1,6}|>)(?:[ \t]|$)|\||```")
+_LIST_ITEM = re.compile(r"(?:[-*+\u2022]|\d{1,3}[.)])(?:[ \t]|$)")  # may wrap, like prose
+# A line at least this long (and a line ending mid-phrase) wraps into the next one.
+_WRAP_MIN = 40
+_CONTINUES = frozenset(",;-\u2013\u2014(")
 _CJK_MARKS = frozenset("\u3002\uff01\uff1f\uff0e")
 # Words that end with a period without ending the sentence (compared lower-cased,
 # without their final period).
@@ -67,7 +73,11 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     letter; not after common abbreviations ("Dr.", "e.g.", "U.S.", "No. 5"), initials
     ("J. Smith") or inside numbers ("3.14"). CJK marks (。！？) end a sentence with or
     without a following space. A blank line always ends a sentence; a single line break
-    does too unless the next line starts with a lowercase letter (a wrapped line).
+    does not when it wraps a line: the next line starts with a lowercase letter, or the
+    line is long (40+ characters) or ends mid-phrase ("," ";" "-" "("). A short line
+    before a capitalised one (a heading, a label) stays a sentence, and list items, table
+    rows, headings and quotes (lines starting with "-", "1.", "|", "#", ">") are always
+    their own lines. Offsets stay exact: a wrapped line break is kept inside the span.
 
     Args:
         text: Any text.
@@ -77,16 +87,30 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
         together covering every non-whitespace character of ``text``.
     """
     spans: list[tuple[int, int]] = []
-    block_start = 0
+    block_start = line_start = 0
     for brk in _LINE_BREAK.finditer(text):
         nxt = brk.end()
         single = brk.group().count("\n") == 1
-        if single and nxt < len(text) and text[nxt].islower():
+        wrapped = single and nxt < len(text) and _wraps(text, line_start, brk.start(), nxt)
+        line_start = nxt
+        if wrapped:
             continue
         _split_block(text, block_start, brk.start(), spans)
         block_start = nxt
     _split_block(text, block_start, len(text), spans)
     return spans
+
+
+def _wraps(text: str, line_start: int, line_end: int, nxt: int) -> bool:
+    """Whether the line ``text[line_start:line_end]`` runs on into the line at ``nxt``."""
+    if _BLOCK_LINE.match(text, nxt):
+        return False  # the next line is a list item, table row, heading or quote
+    if _BLOCK_LINE.match(text, line_start) and not _LIST_ITEM.match(text, line_start):
+        return False  # a table row, heading or quote ends with its line
+    if text[nxt].islower():
+        return True
+    line = text[line_start:line_end].rstrip()
+    return len(line) >= _WRAP_MIN or (line != "" and line[-1] in _CONTINUES)
 
 
 def _split_block(text: str, start: int, end: int, out: list[tuple[int, int]]) -> None:
@@ -113,11 +137,22 @@ def _is_boundary(text: str, m: re.Match[str], block_start: int) -> bool:
     if not before or before[-1].isspace():
         return True
     token = before.rsplit(None, 1)[-1].lstrip("\"'(\u201c\u2018[").lower()
+    if token.isdigit() and len(token) <= 3 and _starts_line(text, start - len(token), block_start):
+        return False  # a numbered list item: "1. Badge"
     if token in _NUMERIC_ABBREVIATIONS:
         return not nxt.isdigit()
     if token in _ABBREVIATIONS or (len(token) > 2 and _ACRONYM.fullmatch(token)):
         return False
     return not (len(token) == 1 and token.isalpha())  # an initial: "J. Smith"
+
+
+def _starts_line(text: str, pos: int, block_start: int) -> bool:
+    """Whether only indentation lies between the start of ``pos``'s line and ``pos``."""
+    low = max(block_start, pos - _LOOKBACK)  # bounded look-back keeps the scan linear
+    newline = text.rfind("\n", low, pos)
+    if newline < 0 and low > block_start:
+        return False
+    return text[newline + 1 if newline >= 0 else low : pos].strip() == ""
 
 
 def _append_trimmed(text: str, start: int, end: int, out: list[tuple[int, int]]) -> None:

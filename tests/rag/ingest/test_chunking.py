@@ -212,3 +212,46 @@ def test_text_span_helpers() -> None:
     span = TextSpan(2, 5)
     assert span.length == 3
     assert span.of("abcdefg") == "cde"
+
+
+WRAPPED = (
+    "The annual conference will be held in the city of\n"
+    "Valencia during the second week of May. Registration opens in\n"
+    "March, and the venue is the Palau de les Arts,\n"
+    "Valencia's opera house.\n\nNext paragraph."
+)
+
+
+def test_split_sentences_joins_hard_wrapped_lines() -> None:
+    """Issue 19.1: a single line break inside a paragraph is not a sentence end."""
+    assert sentences(WRAPPED) == [
+        "The annual conference will be held in the city of\n"
+        "Valencia during the second week of May.",
+        "Registration opens in\nMarch, and the venue is the Palau de les Arts,\n"
+        "Valencia's opera house.",
+        "Next paragraph.",
+    ]
+    for start, end in split_sentences(WRAPPED):  # offsets into the document stay exact
+        assert WRAPPED[start:end] == WRAPPED[start:end].strip() and end - start > 0
+    pdf_like = "Mount Etna is an active volcano on the east coast of\r\nSicily, Italy."
+    assert sentences(pdf_like) == [pdf_like]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Parking\nLevel -2, spots 40 to 55", ["Parking", "Level -2, spots 40 to 55"]),
+        ("# Project Falcon notes\nThe team meets on Mondays.",
+         ["# Project Falcon notes", "The team meets on Mondays."]),
+        ("| Floor | Spots |\n| Level -2 | 40 to 55 |", ["| Floor | Spots |", "| Level -2 | 40 to 55 |"]),
+        ("Bring these items to the conference desk on arrival:\n- Passport\n1. Badge",
+         ["Bring these items to the conference desk on arrival:", "- Passport", "1. Badge"]),
+        ("- a list item that is long enough to wrap onto the next\n  Line of text\n- next",
+         ["- a list item that is long enough to wrap onto the next\n  Line of text", "- next"]),
+        ("> A quoted line that is long enough to count as wrapped\n> Another quoted line",
+         ["> A quoted line that is long enough to count as wrapped", "> Another quoted line"]),
+    ],
+)
+def test_split_sentences_keeps_block_lines(text: str, expected: list[str]) -> None:
+    """Short label lines, headings, table rows, list items and quotes end at their line."""
+    assert sentences(text) == expected

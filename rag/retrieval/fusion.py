@@ -20,9 +20,10 @@ from typing import Any
 from indexes.base import Hit, Retriever, validate_k
 from indexes.rrf import rrf_fuse
 from indexes.tokenize import BM25Tokenizer
-from rag.context import RetrievalContext
 from rag.errors import RagmemError
-from rag.query_variants import (
+from rag.retrieval.base import Retrieval
+from rag.retrieval.context import RetrievalContext
+from rag.retrieval.query_variants import (
     QueryVariant,
     bridge_entities,
     bridge_query,
@@ -31,7 +32,6 @@ from rag.query_variants import (
     rm3_terms,
     surface_terms,
 )
-from rag.retrievers import Retrieval
 from rag.settings import FusionSettings
 
 Ranking = tuple[float, list[Hit]]

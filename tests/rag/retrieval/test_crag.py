@@ -14,8 +14,9 @@ import pytest
 from indexes.base import Hit
 from indexes.tokenize import BM25Tokenizer
 from rag.answers import Passage
-from rag.context import RetrievalContext
-from rag.crag import (
+from rag.retrieval.base import Retrieval
+from rag.retrieval.context import RetrievalContext
+from rag.retrieval.crag.decisions import (
     AMBIGUOUS,
     CORRECT,
     INCORRECT,
@@ -30,11 +31,10 @@ from rag.crag import (
     llm_grades,
     recompose,
 )
-from rag.crag_retriever import build_crag
-from rag.pipeline import ask
-from rag.retrievers import Retrieval
+from rag.retrieval.crag.retriever import build_crag
+from rag.retrieval.pipeline import ask
 from rag.settings import RetrievalSettings
-from tests.rag.test_fusion import CORPUS, VariantsDouble, WordIndex, texts
+from tests.rag.retrieval.test_fusion import CORPUS, VariantsDouble, WordIndex, texts
 
 pytestmark = pytest.mark.unit
 

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from indexes.tokenize import BM25Tokenizer, split_words
-from rag.context import JSONGenerator
 from rag.errors import RagmemError
 from rag.ingest.chunking import split_sentences
+from rag.retrieval.context import JSONGenerator
 
 _WORD_RE = re.compile(r"[^\W_][\w'’\-]*")
 _CONNECTORS = frozenset("of the de del da di du von van der la le for on in &".split())

@@ -9,12 +9,12 @@
 4. Ambiguous: both: fuse the keyword searches in, and refine into strips.
 
 With a generator in the context (the service's configured LLM), the LLM grades the
-passages (`rag.crag.llm_grades`) against the settings' thresholds (`crag.json` is fitted
+passages (`rag.retrieval.crag.decisions.llm_grades`) against the settings' thresholds (`crag.json` is fitted
 to the offline evaluator's scale, so it applies to the offline path only); when the LLM
 fails, the request runs offline and the trace's `llm_error` says why. The trace's `path`
 and `crag.evaluator` name the path that ran.
 
-The pure decisions live in `rag.crag`; this module runs them against the indexes.
+The pure decisions live in `rag.retrieval.crag.decisions`; this module runs them against the indexes.
 """
 
 from __future__ import annotations
@@ -27,8 +27,10 @@ import numpy as np
 from indexes.base import Hit, Retriever, validate_k
 from indexes.rrf import rrf_fuse
 from indexes.tokenize import BM25Tokenizer
-from rag.context import RetrievalContext
-from rag.crag import (
+from rag.errors import RagmemError
+from rag.retrieval.base import HybridRetriever, IndexRetriever, Retrieval, TracingRetriever
+from rag.retrieval.context import RetrievalContext
+from rag.retrieval.crag.decisions import (
     AMBIGUOUS,
     CORRECT,
     INCORRECT,
@@ -42,8 +44,7 @@ from rag.crag import (
     recompose,
     strip_scores,
 )
-from rag.errors import RagmemError
-from rag.retrievers import HybridRetriever, IndexRetriever, Retrieval, TracingRetriever
+from rag.retrieval.fusion import FusionRetriever
 from rag.settings import CragSettings, RetrievalSettings
 
 
@@ -83,7 +84,7 @@ class CragRetriever:
 
     def features(self, query: str, chunk_ids: Sequence[int], *,
                  qvec: np.ndarray | None = None) -> list[dict[str, float]]:
-        """The evaluator's features of each chunk for `query` (see `rag.crag.FEATURES`)."""
+        """The evaluator's features of each chunk for `query` (see `rag.retrieval.crag.decisions.FEATURES`)."""
         if not chunk_ids:
             return []
         feats = [{"cosine": 0.0, "bm25": 0.0, "entities": 0.0} for _ in chunk_ids]
@@ -204,8 +205,6 @@ class CragRetriever:
 def build_crag(indexes: Mapping[str, Retriever], settings: RetrievalSettings, *,
                context: RetrievalContext | None = None, name: str = "crag") -> CragRetriever:
     """A CRAG retriever over hybrid, with its fallbacks and the collection's calibration."""
-    from rag.fusion import FusionRetriever
-
     context = context or RetrievalContext()
     crag = settings.crag
     defaults = Evaluator(weights=crag.weights, bias=crag.bias, upper=crag.upper, lower=crag.lower)

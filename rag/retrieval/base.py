@@ -1,7 +1,7 @@
-"""Retrievers by name, all behind one interface: `retrieve(query, k) -> Retrieval`.
+"""The retriever interface (`retrieve(query, k) -> Retrieval`) and the index retrievers.
 
-`bm25` and `dense` search one index; `hybrid` fuses them by weighted Reciprocal Rank
-Fusion. Later retrievers (hipporag, fusion, crag, adaptive) join the same factory.
+`bm25` and `dense` search one index; `hipporag` walks the knowledge graph; `hybrid` fuses
+them by weighted Reciprocal Rank Fusion. `rag.retrieval.factory` builds any of them by name.
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ from typing import Any, Protocol, runtime_checkable
 
 from indexes.base import Hit, Retriever, validate_k
 from indexes.rrf import rrf_fuse
-from rag.errors import InvalidInputError
-from rag.settings import RetrievalSettings
 
 RETRIEVER_NAMES = ("bm25", "dense", "hybrid", "hipporag", "fusion", "crag", "adaptive")
 LLM_RETRIEVERS = ("fusion", "crag", "adaptive")
@@ -96,44 +94,3 @@ class HybridRetriever:
     def search(self, query: str, k: int) -> list[Hit]:
         """Fused top `k`."""
         return self.retrieve(query, k).hits
-
-
-def build_retriever(name: str, indexes: Mapping[str, Retriever], settings: RetrievalSettings,
-                    *, context: Any = None) -> TracingRetriever:
-    """Make the retriever called `name` over a collection's indexes.
-
-    Args:
-        name: one of `RETRIEVER_NAMES`.
-        indexes: the collection's indexes by name ("dense", "bm25", and "hipporag" when the
-            collection has a knowledge graph; fusion, crag and adaptive use it when present).
-        settings: the retrieval settings group (with its fusion/crag/router sub-groups).
-        context: a `rag.context.RetrievalContext` (chunk texts, CRAG calibration, LLM) for
-            fusion, crag and adaptive; without one they run their text-free paths.
-
-    Raises:
-        InvalidInputError: for an unknown name.
-    """
-    if name in ("bm25", "dense"):
-        return IndexRetriever(name, indexes[name])
-    if name == "hybrid":
-        parts = {n: indexes[n] for n in settings.hybrid_weights if n in indexes}
-        return HybridRetriever(parts, weights=settings.hybrid_weights, rrf_k=settings.rrf_k,
-                               candidates=settings.candidates)
-    if name == "hipporag":
-        if "hipporag" not in indexes:
-            raise InvalidInputError("this collection has no knowledge graph yet")
-        return GraphRetriever(indexes["hipporag"])
-    if name in ("fusion", "crag", "adaptive"):
-        # Imported here: these modules build on Retrieval and HybridRetriever above.
-        if name == "fusion":
-            from rag.fusion import FusionRetriever
-
-            return FusionRetriever(indexes, settings.fusion, context=context)
-        if name == "crag":
-            from rag.crag_retriever import build_crag
-
-            return build_crag(indexes, settings, context=context)
-        from rag.router import build_adaptive
-
-        return build_adaptive(indexes, settings, context=context)
-    raise InvalidInputError(f"unknown retriever {name!r}; choose one of {', '.join(RETRIEVER_NAMES)}")

@@ -23,9 +23,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from indexes.base import Hit, Retriever, validate_k
-from rag.context import ChunkTexts, RetrievalContext
-from rag.query_variants import extract_entities
-from rag.retrievers import HybridRetriever, Retrieval, TracingRetriever
+from rag.retrieval.base import HybridRetriever, Retrieval, TracingRetriever
+from rag.retrieval.context import ChunkTexts, RetrievalContext
+from rag.retrieval.fusion import FusionRetriever
+from rag.retrieval.query_variants import extract_entities
 from rag.settings import RetrievalSettings
 
 SINGLE, MULTI, NONE = "single", "multi", "none"
@@ -173,8 +174,6 @@ def build_adaptive(indexes: Mapping[str, Retriever], settings: RetrievalSettings
                    context: RetrievalContext | None = None) -> AdaptiveRetriever:
     """Hybrid for level 0 (checked, see the module docstring); fusion with
     `router.level_hops[level]` bridge hops for 1 and 2."""
-    from rag.fusion import FusionRetriever
-
     parts = {n: indexes[n] for n in settings.hybrid_weights if n in indexes}
     single = HybridRetriever(parts, weights=settings.hybrid_weights, rrf_k=settings.rrf_k,
                              candidates=settings.candidates)

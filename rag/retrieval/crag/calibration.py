@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.crag import FEATURES
+from rag.retrieval.crag.decisions import FEATURES
 
 Progress = Callable[[str, int, int], None]
 
@@ -159,7 +159,7 @@ def collect(crag: Any, query: str, gold: set[int]) -> Sample:
     looks at both), so the re-search always runs here.
 
     Args:
-        crag: a `rag.crag_retriever.CragRetriever`.
+        crag: a `rag.retrieval.crag.retriever.CragRetriever`.
         query: the question.
         gold: its gold chunk ids (empty for a question the collection cannot answer).
     """

@@ -7,7 +7,7 @@ them and searches elsewhere with a rewritten query, Ambiguous does both. Our off
 evaluator is a logistic combination of dense cosine, BM25 score per query term and entity
 overlap, whose weights and two thresholds `ragmem calibrate` fits per collection; with a
 generator, an LLM grades each passage instead. Here we also abstain when the second search
-is graded Incorrect too. The retriever that runs these steps is `rag.crag_retriever`.
+is graded Incorrect too. The retriever that runs these steps is `rag.retrieval.crag.retriever`.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from typing import Any
 
 from indexes.tokenize import BM25Tokenizer
 from rag.answers import Answer, Citation, Passage
-from rag.context import JSONGenerator
 from rag.errors import RagmemError
 from rag.ingest.chunking import split_sentences
-from rag.query_variants import extract_entities
+from rag.retrieval.context import JSONGenerator
+from rag.retrieval.query_variants import extract_entities
 
 CORRECT, AMBIGUOUS, INCORRECT = "correct", "ambiguous", "incorrect"
 FEATURES = ("cosine", "bm25", "entities")

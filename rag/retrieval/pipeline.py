@@ -8,8 +8,8 @@ from typing import Protocol
 
 from indexes.base import Hit
 from rag.answers import Answer, Passage
-from rag.crag import abstention_answer
-from rag.retrievers import TracingRetriever
+from rag.retrieval.base import TracingRetriever
+from rag.retrieval.crag.decisions import abstention_answer
 from rag.store import Store
 
 

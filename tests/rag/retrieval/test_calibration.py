@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from rag.calibration import (
+from rag.retrieval.context import CalibrationError, RetrievalContext, load_calibration, save_calibration
+from rag.retrieval.crag.calibration import (
     Sample,
     choose_thresholds,
     fit_logistic,
@@ -15,7 +16,6 @@ from rag.calibration import (
     rate_below,
     upper_threshold,
 )
-from rag.context import CalibrationError, RetrievalContext, load_calibration, save_calibration
 
 pytestmark = pytest.mark.unit
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from indexes.base import Hit
-from rag.retrievers import Retrieval
-from rag.router import (
+from rag.retrieval.adaptive import (
     MULTI,
     NONE,
     SINGLE,
@@ -17,6 +16,7 @@ from rag.router import (
     query_features,
     route,
 )
+from rag.retrieval.base import Retrieval
 
 pytestmark = pytest.mark.unit
 

@@ -12,9 +12,9 @@ import pytest
 
 from indexes.base import Hit
 from indexes.tokenize import BM25Tokenizer
-from rag.context import RetrievalContext
-from rag.fusion import FusionRetriever, fuse_rankings, index_weights
-from rag.query_variants import (
+from rag.retrieval.context import RetrievalContext
+from rag.retrieval.fusion import FusionRetriever, fuse_rankings, index_weights
+from rag.retrieval.query_variants import (
     VariantGenerationError,
     bridge_entities,
     bridge_query,

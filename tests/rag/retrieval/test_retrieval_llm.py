@@ -15,14 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from rag.context import load_calibration, save_calibration
 from rag.generators.llm_answer import LLMAnswerer
+from rag.retrieval.context import load_calibration, save_calibration
 from rag.service import RagService
 from rag.settings import Settings
 
 pytestmark = pytest.mark.integration
 
-CORPUS_FILE = Path(__file__).resolve().parents[1] / "data" / "foundation" / "corpus.jsonl"
+CORPUS_FILE = Path(__file__).resolve().parents[2] / "data" / "foundation" / "corpus.jsonl"
 QUESTION = "Who was the first woman to win a Nobel Prize?"
 LLM_QUERIES = ["Marie Curie Nobel Prize", "first female Nobel laureate"]
 

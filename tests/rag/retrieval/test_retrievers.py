@@ -8,14 +8,14 @@ from indexes.base import Chunk, Hit, Retriever
 from indexes.bm25 import BM25Index
 from indexes.rrf import rrf_fuse
 from rag.errors import InvalidInputError
-from rag.retrievers import (
+from rag.retrieval.base import (
     RETRIEVER_NAMES,
     HybridRetriever,
     IndexRetriever,
     Retrieval,
     TracingRetriever,
-    build_retriever,
 )
+from rag.retrieval.factory import build_retriever
 from rag.settings import RetrievalSettings
 
 pytestmark = pytest.mark.unit

@@ -1,0 +1,54 @@
+"""Build a retriever by name over a collection's indexes: the one place names map to classes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from indexes.base import Retriever
+from rag.errors import InvalidInputError
+from rag.retrieval.adaptive import build_adaptive
+from rag.retrieval.base import (
+    RETRIEVER_NAMES,
+    GraphRetriever,
+    HybridRetriever,
+    IndexRetriever,
+    TracingRetriever,
+)
+from rag.retrieval.crag.retriever import build_crag
+from rag.retrieval.fusion import FusionRetriever
+from rag.settings import RetrievalSettings
+
+
+def build_retriever(name: str, indexes: Mapping[str, Retriever], settings: RetrievalSettings,
+                    *, context: Any = None) -> TracingRetriever:
+    """Make the retriever called `name` over a collection's indexes.
+
+    Args:
+        name: one of `RETRIEVER_NAMES`.
+        indexes: the collection's indexes by name ("dense", "bm25", and "hipporag" when the
+            collection has a knowledge graph; fusion, crag and adaptive use it when present).
+        settings: the retrieval settings group (with its fusion/crag/router sub-groups).
+        context: a `rag.retrieval.context.RetrievalContext` (chunk texts, CRAG calibration, LLM) for
+            fusion, crag and adaptive; without one they run their text-free paths.
+
+    Raises:
+        InvalidInputError: for an unknown name.
+    """
+    if name in ("bm25", "dense"):
+        return IndexRetriever(name, indexes[name])
+    if name == "hybrid":
+        parts = {n: indexes[n] for n in settings.hybrid_weights if n in indexes}
+        return HybridRetriever(parts, weights=settings.hybrid_weights, rrf_k=settings.rrf_k,
+                               candidates=settings.candidates)
+    if name == "hipporag":
+        if "hipporag" not in indexes:
+            raise InvalidInputError("this collection has no knowledge graph yet")
+        return GraphRetriever(indexes["hipporag"])
+    if name == "fusion":
+        return FusionRetriever(indexes, settings.fusion, context=context)
+    if name == "crag":
+        return build_crag(indexes, settings, context=context)
+    if name == "adaptive":
+        return build_adaptive(indexes, settings, context=context)
+    raise InvalidInputError(f"unknown retriever {name!r}; choose one of {', '.join(RETRIEVER_NAMES)}")
