@@ -17,7 +17,7 @@ from rag.errors import NotFoundError, UnauthorizedError
 from rag.jobs import JobWorker
 from rag.keys import ANONYMOUS, Principal
 from rag.service import RagService
-from rag.store import CollectionRow
+from rag.storage.store import CollectionRow
 
 bearer = HTTPBearer(auto_error=False, description="an API key from `ragmem keys create`")
 

@@ -29,7 +29,7 @@ from rag.errors import (
     TooManyRequestsError,
     UnauthorizedError,
 )
-from rag.store import Store
+from rag.storage.store import Store
 
 TOKEN_PREFIX = "rgm_"
 DISPLAY_CHARS = 12  # "rgm_" + 8 characters: enough to tell keys apart, useless to guess

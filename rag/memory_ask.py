@@ -21,7 +21,7 @@ from rag.answers import Answer, Passage
 from rag.errors import ConflictError, InvalidInputError
 from rag.generators.llm_answer import AnswerEvent, answer_events
 from rag.retrieval.pipeline import retrieve
-from rag.store import CollectionRow
+from rag.storage.store import CollectionRow
 
 if TYPE_CHECKING:
     from rag.service import RagService

@@ -19,10 +19,10 @@ from rag.errors import InvalidInputError
 from rag.generators.extractive import ExtractiveGenerator
 from rag.generators.factory import check_generator_name, make_answerer
 from rag.generators.llm_answer import AnswerEvent, answer_events
-from rag.indexing import GeneratorJSON, IndexManager, Progress
+from rag.indexing.manager import GeneratorJSON, IndexManager, Progress
 from rag.ingest.documents import prepare_documents
 from rag.ingest.parsers import ParsedDocument, parse_file, parse_records
-from rag.lock import DataDirLock
+from rag.storage.lock import DataDirLock
 from rag.memory_ask import ask_with_memory, stream_with_memory
 from rag.memory_service import MemoryService
 from rag.retrieval.base import LLM_RETRIEVERS, RETRIEVER_NAMES, TracingRetriever
@@ -30,7 +30,7 @@ from rag.retrieval.context import CalibrationCache, JSONGenerator, RetrievalCont
 from rag.retrieval.factory import build_retriever
 from rag.retrieval.pipeline import ask, retrieve
 from rag.settings import Settings
-from rag.store import CollectionRow, Store
+from rag.storage.store import CollectionRow, Store
 
 log = logging.getLogger(__name__)
 

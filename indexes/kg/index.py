@@ -127,7 +127,7 @@ class KnowledgeGraphIndex:
         self._mode_cache: tuple[int, str] | None = None
         self.openie_counts: Counter[str] = Counter()  # "cached" / "extracted" by `extract`
         self.loaded_source_order: tuple[str, ...] | None = None  # as saved, when loaded
-        self.build_info: dict[str, Any] = {}  # times of the build that made it (rag.indexing)
+        self.build_info: dict[str, Any] = {}  # times of the build that made it (rag.indexing.manager)
 
     # -- lifecycle ------------------------------------------------------------
     def load_models(self) -> KnowledgeGraphIndex:

@@ -15,7 +15,7 @@ import typer
 
 from rag import keys
 from rag.cli.common import DataDirOption, JsonOption, cli_errors, console, emit, load_settings
-from rag.store import Store
+from rag.storage.store import Store
 
 keys_app = typer.Typer(help="Create, list and revoke API keys (sent as 'Authorization: Bearer').",
                        no_args_is_help=True)

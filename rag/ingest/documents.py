@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from rag.ingest.chunking import chunk_text
 from rag.ingest.parsers import ParsedDocument
-from rag.store import NewDocument
+from rag.storage.store import NewDocument
 
 
 def content_hash(doc: ParsedDocument) -> str:

@@ -10,7 +10,7 @@ from indexes.base import Hit
 from rag.answers import Answer, Passage
 from rag.retrieval.base import TracingRetriever
 from rag.retrieval.crag.decisions import abstention_answer
-from rag.store import Store
+from rag.storage.store import Store
 
 
 class AnswerGenerator(Protocol):

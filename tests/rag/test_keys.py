@@ -15,8 +15,8 @@ from rag.errors import (
     TooManyRequestsError,
     UnauthorizedError,
 )
-from rag.migrations import MIGRATIONS
-from rag.store import Store
+from rag.storage.migrations import MIGRATIONS
+from rag.storage.store import Store
 
 pytestmark = pytest.mark.unit
 

@@ -8,8 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from rag import keys
-from rag.cli import app
-from rag.store import Store
+from api.cli import app
+from rag.storage.store import Store
 
 pytestmark = pytest.mark.integration
 

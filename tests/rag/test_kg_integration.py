@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.generations import current_generation
+from rag.indexing.generations import current_generation
 from tests.rag.test_service import corpus_records, ingest, make_service
 
 pytestmark = pytest.mark.integration

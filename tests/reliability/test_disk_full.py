@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from rag.generations import current_generation, read_manifest
+from rag.indexing.generations import current_generation, read_manifest
 from tests.reliability.server import ServerProcess, integrity, list_documents, wait_for_jobs
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

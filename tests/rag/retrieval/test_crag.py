@@ -178,7 +178,7 @@ def test_crag_llm_grader_switch():
 
 class _Store:
     def get_chunks(self, ids):
-        from rag.store import ChunkRow
+        from rag.storage.store import ChunkRow
 
         return {i: ChunkRow(i, f"doc{i}", CORPUS[i][0], CORPUS[i][1], 0, len(CORPUS[i][1]), 0)
                 for i in ids if i in CORPUS}

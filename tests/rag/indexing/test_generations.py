@@ -7,7 +7,7 @@ import json
 import pytest
 
 from indexes.errors import IndexFormatError
-from rag.generations import current_generation, read_manifest, write_generation
+from rag.indexing.generations import current_generation, read_manifest, write_generation
 
 pytestmark = pytest.mark.unit
 

@@ -8,8 +8,8 @@ import sqlite3
 import pytest
 
 from rag.errors import ConflictError, InvalidInputError, NotFoundError
-from rag.migrations import MIGRATIONS, migrate, schema_version
-from rag.store import NewDocument, Store, validate_collection_name
+from rag.storage.migrations import MIGRATIONS, migrate, schema_version
+from rag.storage.store import NewDocument, Store, validate_collection_name
 
 pytestmark = pytest.mark.unit
 

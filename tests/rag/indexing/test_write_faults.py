@@ -6,9 +6,9 @@ import errno
 
 import pytest
 
-import rag.indexing
+import rag.indexing.manager
 from rag.errors import StorageError
-from rag.generations import current_generation, read_manifest
+from rag.indexing.generations import current_generation, read_manifest
 from tests.rag.test_service import corpus_records, ingest, make_service, top_documents
 
 pytestmark = pytest.mark.integration
@@ -45,7 +45,7 @@ def test_failed_index_write_keeps_the_indexes_and_the_next_sync_saves(tmp_path, 
         def full_disk(*args, **kwargs):
             raise OSError(errno.EFBIG, "File too large")
 
-        monkeypatch.setattr(rag.indexing, "write_generation", full_disk)
+        monkeypatch.setattr(rag.indexing.manager, "write_generation", full_disk)
         with pytest.raises(OSError):
             service.run_job(job_id)
         job = service.store.get_job(job_id)

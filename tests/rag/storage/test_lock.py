@@ -10,18 +10,18 @@ from pathlib import Path
 import pytest
 
 from rag.errors import DataDirLockedError, RagmemError
-from rag.lock import LOCK_NAME, DataDirLock
 from rag.service import RagService
 from rag.settings import Settings
+from rag.storage.lock import LOCK_NAME, DataDirLock
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def ragmem_command() -> list[str]:
     """The `ragmem` console script of this interpreter's environment."""
     script = Path(sys.executable).parent / "ragmem"
     return [str(script)] if script.exists() else [sys.executable, "-c",
-                                                  "from rag.cli import main; main()"]
+                                                  "from api.cli import main; main()"]
 
 
 @pytest.mark.unit

@@ -38,9 +38,9 @@ from indexes.kg import (
     read_hipporag_docs,
 )
 from rag.errors import InvalidInputError
-from rag.generations import current_generation, read_manifest, write_generation
+from rag.indexing.generations import current_generation, read_manifest, write_generation
 from rag.settings import GraphSettings, IndexSettings
-from rag.store import CollectionRow, Store
+from rag.storage.store import CollectionRow, Store
 
 log = logging.getLogger(__name__)
 

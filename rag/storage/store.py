@@ -1,0 +1,363 @@
+"""SQLite store, the single source of truth: collections, documents, chunks, ops log, jobs.
+
+WAL mode; one connection per thread. Every write is one transaction, and a write is
+acknowledged only after it commits. Index files are derived from these tables and are
+rebuilt from them (rag/indexing/manager.py) by replaying the ops log.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from rag.errors import ConflictError, NotFoundError, StorageError
+from rag.storage.migrations import migrate
+from rag.storage.rows import ChunkRow, CollectionRow, NewDocument, validate_collection_name
+
+
+class Store:
+    """Typed access to the SQLite database at `path`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+
+    def connect(self) -> Store:
+        """Create the database if needed and apply migrations."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        migrate(self._conn())
+        return self
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        """Close this thread's connection."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE ... COMMIT, rolled back on error).
+
+        Raises:
+            StorageError: when the disk is full or cannot be written (nothing is committed).
+        """
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            finally:
+                if conn.in_transaction:  # an error, a failed COMMIT included (SQLite may
+                    conn.execute("ROLLBACK")  # have rolled back already on a full disk)
+        except sqlite3.OperationalError as exc:
+            if not _STORAGE_FAILURE.search(str(exc)):
+                raise
+            raise StorageError(f"the data dir cannot be written ({exc}): is the disk full?") from exc
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """Run a read query."""
+        return self._conn().execute(sql, params).fetchall()
+
+    # -- collections ----------------------------------------------------------
+    def create_collection(self, name: str, *, embedder: str, dim: int,
+                          owner_key_id: int | None = None) -> CollectionRow:
+        """Create a collection pinned to an embedder (owned by `owner_key_id`, if any).
+
+        Raises:
+            InvalidInputError: on a bad name. ConflictError: when it exists.
+        """
+        validate_collection_name(name)
+        try:
+            with self.transaction() as conn:
+                conn.execute(
+                    "INSERT INTO collections(name, embedder, dim, created, owner_key_id)"
+                    " VALUES (?,?,?,?,?)", (name, embedder, dim, time.time(), owner_key_id),
+                )
+        except sqlite3.IntegrityError as exc:
+            raise ConflictError(f"collection {name!r} already exists") from exc
+        return self.get_collection(name)
+
+    def get_collection(self, name: str) -> CollectionRow:
+        """The collection called `name`.
+
+        Raises:
+            NotFoundError: when there is none.
+        """
+        validate_collection_name(name)
+        rows = self.query("SELECT id, name, embedder, dim, created, owner_key_id FROM collections"
+                          " WHERE name=?", (name,))
+        if not rows:
+            raise NotFoundError(f"collection {name!r} not found")
+        return CollectionRow(**dict(rows[0]))
+
+    def list_collections(self) -> list[dict[str, Any]]:
+        """Every collection with its document and chunk counts."""
+        rows = self.query(
+            "SELECT c.id, c.name, c.embedder, c.dim, c.created, c.owner_key_id,"
+            " (SELECT COUNT(*) FROM documents d WHERE d.collection_id=c.id) AS documents,"
+            " (SELECT COUNT(*) FROM chunks k WHERE k.collection_id=c.id) AS chunks"
+            " FROM collections c ORDER BY c.name"
+        )
+        return [dict(r) for r in rows]
+
+    def delete_collection(self, name: str) -> None:
+        """Delete a collection with its documents, chunks, ops and jobs."""
+        collection = self.get_collection(name)
+        with self.transaction() as conn:
+            for table in ("chunks", "documents", "ops", "jobs"):
+                conn.execute(f"DELETE FROM {table} WHERE collection_id=?", (collection.id,))
+            conn.execute("DELETE FROM collections WHERE id=?", (collection.id,))
+
+    # -- documents ------------------------------------------------------------
+    def add_documents(self, collection: CollectionRow, docs: Sequence[NewDocument],
+                      ) -> tuple[list[dict[str, str]], int | None]:
+        """Store documents and their chunks, and log one `add` op, in one transaction.
+
+        A document whose content hash is already in the collection is a duplicate and is
+        not stored again; a document whose id exists with other content replaces it.
+
+        Returns:
+            ([{"id", "status"}] per input document, the op's sequence number or None).
+        """
+        results: list[dict[str, str]] = []
+        added: list[int] = []
+        removed: list[int] = []
+        with self.transaction() as conn:
+            for doc in docs:
+                status, doc_id, chunk_ids, old_chunks = _insert_document(conn, collection.id, doc)
+                results.append({"id": doc_id, "status": status})
+                added.extend(chunk_ids)
+                removed.extend(old_chunks)
+            seq = None
+            if removed:
+                _log_op(conn, collection.id, "delete", removed)
+            if added:
+                seq = _log_op(conn, collection.id, "add", added)
+        return results, seq
+
+    def list_documents(self, collection: CollectionRow, *, limit: int = 100, offset: int = 0,
+                       ) -> list[dict[str, Any]]:
+        """Documents of a collection (without their text), oldest first."""
+        rows = self.query(
+            "SELECT d.id, d.title, d.source, d.content_hash, d.metadata, d.created, d.indexed,"
+            " length(d.text) AS chars,"
+            " (SELECT COUNT(*) FROM chunks k WHERE k.document_pk=d.pk) AS chunks"
+            " FROM documents d WHERE d.collection_id=? ORDER BY d.pk LIMIT ? OFFSET ?",
+            (collection.id, limit, offset),
+        )
+        return [_document_dict(r) for r in rows]
+
+    def get_document(self, collection: CollectionRow, doc_id: str, *, with_text: bool = False,
+                     ) -> dict[str, Any]:
+        """One document's record (and text when asked).
+
+        Raises:
+            NotFoundError: when the collection has no such document.
+        """
+        rows = self.query(
+            "SELECT d.id, d.title, d.source, d.content_hash, d.metadata, d.created, d.indexed,"
+            " d.text, length(d.text) AS chars,"
+            " (SELECT COUNT(*) FROM chunks k WHERE k.document_pk=d.pk) AS chunks"
+            " FROM documents d WHERE d.collection_id=? AND d.id=?",
+            (collection.id, doc_id),
+        )
+        if not rows:
+            raise NotFoundError(f"document {doc_id!r} not found in collection {collection.name!r}")
+        record = _document_dict(rows[0])
+        if not with_text:
+            record.pop("text")
+        return record
+
+    def delete_document(self, collection: CollectionRow, doc_id: str) -> list[int]:
+        """Delete a document and its chunks, logging a `delete` op; returns the chunk ids.
+
+        Raises:
+            NotFoundError: when the collection has no such document.
+        """
+        with self.transaction() as conn:
+            row = conn.execute("SELECT pk FROM documents WHERE collection_id=? AND id=?",
+                               (collection.id, doc_id)).fetchone()
+            if row is None:
+                raise NotFoundError(
+                    f"document {doc_id!r} not found in collection {collection.name!r}")
+            chunk_ids = _delete_document_rows(conn, row["pk"])
+            _log_op(conn, collection.id, "delete", chunk_ids)
+            return chunk_ids
+
+    # -- chunks and ops -------------------------------------------------------
+    def get_chunks(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRow]:
+        """Chunks by id (ids of deleted chunks are simply absent)."""
+        found: dict[int, ChunkRow] = {}
+        ids = list(dict.fromkeys(int(i) for i in chunk_ids))
+        for start in range(0, len(ids), 900):
+            part = ids[start:start + 900]
+            rows = self.query(
+                "SELECT k.id, d.id AS document_id, d.title, k.text, k.start, k.end, k.ordinal"
+                " FROM chunks k JOIN documents d ON d.pk=k.document_pk"
+                f" WHERE k.id IN ({','.join('?' * len(part))})",
+                part,
+            )
+            found.update({r["id"]: ChunkRow(**dict(r)) for r in rows})
+        return found
+
+    def ops_after(self, collection: CollectionRow, seq: int) -> list[tuple[int, str, list[int]]]:
+        """Ops of a collection newer than `seq`: (seq, kind, chunk ids), in order."""
+        rows = self.query("SELECT seq, kind, chunk_ids FROM ops WHERE collection_id=? AND seq>?"
+                          " ORDER BY seq", (collection.id, seq))
+        return [(r["seq"], r["kind"], json.loads(r["chunk_ids"])) for r in rows]
+
+    def last_op_seq(self, collection: CollectionRow) -> int:
+        """The newest op's sequence number of a collection (0 when none)."""
+        rows = self.query("SELECT MAX(seq) AS s FROM ops WHERE collection_id=?", (collection.id,))
+        return rows[0]["s"] or 0
+
+    def mark_indexed(self, collection: CollectionRow, chunk_ids: Sequence[int]) -> None:
+        """Flag the documents holding `chunk_ids` as searchable."""
+        ids = list(chunk_ids)
+        with self.transaction() as conn:
+            for start in range(0, len(ids), 900):
+                part = ids[start:start + 900]
+                conn.execute(
+                    "UPDATE documents SET indexed=1 WHERE pk IN (SELECT DISTINCT document_pk"
+                    f" FROM chunks WHERE id IN ({','.join('?' * len(part))}))", part)
+
+    def mark_applied(self, collection: CollectionRow, seq: int) -> None:
+        """Flag as searchable the unflagged documents that the ops up to `seq` added.
+
+        Chunks commit with their op, so chunk ids grow with op seq: these are the
+        documents with no chunk above the last such op's highest id. This repairs the
+        flags of a crash between an index write and `mark_indexed`.
+        """
+        if not self.query("SELECT 1 FROM documents WHERE collection_id=? AND indexed=0 LIMIT 1",
+                          (collection.id,)):
+            return
+        rows = self.query("SELECT chunk_ids FROM ops WHERE collection_id=? AND kind='add' AND"
+                          " seq<=? ORDER BY seq DESC LIMIT 1", (collection.id, seq))
+        top = max(json.loads(rows[0]["chunk_ids"]), default=0) if rows else 0
+        with self.transaction() as conn:
+            conn.execute("UPDATE documents SET indexed=1 WHERE collection_id=? AND indexed=0 AND"
+                         " NOT EXISTS (SELECT 1 FROM chunks c WHERE c.document_pk=documents.pk"
+                         " AND c.id>?)", (collection.id, top))
+
+    # -- jobs -----------------------------------------------------------------
+    def create_job(self, collection: CollectionRow | None, *, kind: str, total: int,
+                   payload: dict[str, Any] | None = None, owner_key_id: int | None = None) -> str:
+        """Record a queued job; returns its id. It is charged to `owner_key_id`, by default
+        the collection's owner (per-key job limits, rag/keys.py)."""
+        job_id = uuid.uuid4().hex
+        now = time.time()
+        if owner_key_id is None and collection is not None:
+            owner_key_id = collection.owner_key_id
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO jobs(id, kind, collection_id, status, done, total, payload, created,"
+                " updated, owner_key_id) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (job_id, kind, collection.id if collection else None, "queued", 0, total,
+                 json.dumps(payload or {}), now, now, owner_key_id))
+        return job_id
+
+    def update_job(self, job_id: str, **fields: Any) -> None:
+        """Set job fields among status, done, total, error."""
+        allowed = {"status", "done", "total", "error", "stage", "result"}
+        if "result" in fields:
+            fields["result"] = json.dumps(fields["result"])
+        if not fields or set(fields) - allowed:
+            raise ValueError(f"job fields must be among {sorted(allowed)}, got {sorted(fields)}")
+        sets = ", ".join(f"{k}=?" for k in fields)
+        with self.transaction() as conn:
+            conn.execute(f"UPDATE jobs SET {sets}, updated=? WHERE id=?",
+                         (*fields.values(), time.time(), job_id))
+
+    def get_job(self, job_id: str) -> dict[str, Any]:
+        """A job's status and progress.
+
+        Raises:
+            NotFoundError: when there is no such job.
+        """
+        rows = self.query(
+            "SELECT j.id, j.kind, j.status, j.done, j.total, j.error, j.stage, j.payload, j.result,"
+            " j.created, j.updated, j.owner_key_id, c.name AS collection FROM jobs j"
+            " LEFT JOIN collections c ON c.id=j.collection_id WHERE j.id=?", (job_id,))
+        if not rows:
+            raise NotFoundError(f"job {job_id!r} not found")
+        job = dict(rows[0])
+        job["payload"] = json.loads(job["payload"])
+        job["result"] = json.loads(job["result"]) if job["result"] else None
+        return job
+
+    def unfinished_jobs(self) -> list[dict[str, Any]]:
+        """Queued or running jobs, oldest first (running ones were cut off by a stop)."""
+        rows = self.query("SELECT j.id, j.kind, c.name AS collection FROM jobs j LEFT JOIN"
+                          " collections c ON c.id=j.collection_id"
+                          " WHERE j.status IN ('queued','running') ORDER BY j.created")
+        return [dict(r) for r in rows]
+
+
+_STORAGE_FAILURE = re.compile(r"disk is full|disk I/O error|unable to open database file", re.I)
+
+
+def _log_op(conn: sqlite3.Connection, collection_id: int, kind: str, chunk_ids: list[int]) -> int:
+    cursor = conn.execute("INSERT INTO ops(collection_id, kind, chunk_ids, created) VALUES (?,?,?,?)",
+                          (collection_id, kind, json.dumps(chunk_ids), time.time()))
+    return int(cursor.lastrowid)
+
+
+def _delete_document_rows(conn: sqlite3.Connection, pk: int) -> list[int]:
+    chunk_ids = [r[0] for r in conn.execute("SELECT id FROM chunks WHERE document_pk=?", (pk,))]
+    conn.execute("DELETE FROM chunks WHERE document_pk=?", (pk,))
+    conn.execute("DELETE FROM documents WHERE pk=?", (pk,))
+    return chunk_ids
+
+
+def _insert_document(conn: sqlite3.Connection, collection_id: int, doc: NewDocument,
+                     ) -> tuple[str, str, list[int], list[int]]:
+    """Insert one document; returns (status, id, new chunk ids, replaced chunk ids)."""
+    dup = conn.execute("SELECT id FROM documents WHERE collection_id=? AND content_hash=?",
+                       (collection_id, doc.content_hash)).fetchone()
+    if dup is not None:
+        return "duplicate", dup["id"], [], []
+    doc_id = doc.external_id or uuid.uuid4().hex[:16]
+    old = conn.execute("SELECT pk FROM documents WHERE collection_id=? AND id=?",
+                       (collection_id, doc_id)).fetchone()
+    replaced = _delete_document_rows(conn, old["pk"]) if old is not None else []
+    cursor = conn.execute(
+        "INSERT INTO documents(collection_id, id, content_hash, source, title, metadata, text,"
+        " created) VALUES (?,?,?,?,?,?,?,?)",
+        (collection_id, doc_id, doc.content_hash, doc.source, doc.title,
+         json.dumps(doc.metadata, ensure_ascii=False), doc.text, time.time()))
+    pk = cursor.lastrowid
+    conn.executemany(
+        "INSERT INTO chunks(document_pk, collection_id, ordinal, text, start, end)"
+        " VALUES (?,?,?,?,?,?)",
+        [(pk, collection_id, n, doc.text[s:e], s, e) for n, (s, e) in enumerate(doc.spans)])
+    first = conn.execute("SELECT MIN(id), MAX(id) FROM chunks WHERE document_pk=?", (pk,)).fetchone()
+    chunk_ids = list(range(first[0], first[1] + 1)) if first[0] is not None else []
+    return ("updated" if old is not None else "created"), doc_id, chunk_ids, replaced
+
+
+def _document_dict(row: sqlite3.Row) -> dict[str, Any]:
+    record = dict(row)
+    record["metadata"] = json.loads(record["metadata"] or "{}")
+    record["status"] = "indexed" if record.pop("indexed") else "pending"
+    return record
