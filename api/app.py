@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from fastapi.concurrency import run_in_threadpool
 
+from api import ui
 from api.deps import get_principal
 from api.errors import install_error_handlers
 from api.limits import BodyLimitMiddleware
@@ -60,6 +61,8 @@ def create_app(settings: Settings | None = None, *, service: RagService | None =
     app.include_router(health.router)  # /healthz (and /docs) stay open
     for module in (collections, documents, jobs, query, benchmarks, chat, openai_compat, sessions):
         app.include_router(module.router, dependencies=[Depends(get_principal)])
+    app.include_router(ui.router)  # the web page at / (its API calls carry the key)
+    app.mount("/ui", ui.static_files(), name="ui")
     return app
 
 
