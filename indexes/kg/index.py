@@ -27,7 +27,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -43,56 +43,9 @@ from indexes.kg.graph import KnowledgeGraph
 from indexes.kg.openie import OpenIEExtractor, OpenIEResult, SpacyOpenIE, normalize_phrase
 from indexes.kg.openie import text_hash as hash_text
 from indexes.kg.ppr import personalized_pagerank, transition_matrix
+from indexes.kg.settings import MODES, KGSettings, auto_mode
 from indexes.kg.store import load_graph, save_graph
 from indexes.persist import read_meta, write_meta
-
-# mode -> (entity seeds, n-gram seeds, fact seeds, dense prior)
-MODES: dict[str, tuple[bool, bool, bool, bool]] = {
-    "entity": (True, True, False, True),
-    "hipporag1": (True, False, False, False),
-    "hipporag2": (False, False, True, True),
-    "hybrid": (True, True, True, True),
-}
-MODE_CHOICES = ("auto", *MODES)
-# OpenIE sources whose triples are good enough for fact seeding (`auto` picks `hybrid`).
-RICH_SOURCES = frozenset({"import", "llm"})
-
-
-def auto_mode(source_counts: dict[str, int]) -> str:
-    """``hybrid`` when most passages have LLM or imported triples, else ``entity``."""
-    rich = sum(n for source, n in source_counts.items() if source in RICH_SOURCES)
-    return "hybrid" if rich * 2 > sum(source_counts.values()) else "entity"
-
-
-@dataclass(frozen=True)
-class KGSettings:
-    """Knobs of the KG index (defaults from HippoRAG 2 and our offline measurements)."""
-
-    mode: str = "auto"
-    damping: float = 0.5
-    synonymy_threshold: float = 0.8
-    synonymy_max_neighbors: int = 100
-    top_facts: int = 5
-    dense_prior_weight: float = 0.05
-    dense_prior_top_n: int = 1000
-    link_top_k: int = 1
-    link_min_similarity: float = 0.5
-    ngram_max_len: int = 10
-    fact_weight: float = 1.0
-    title_seed_weight: float = 1.0
-    prefer_sources: tuple[str, ...] = ()
-    embed_facts: bool = True
-    ppr_tol: float = 1e-10
-    ppr_max_iter: int = 100
-
-    def __post_init__(self) -> None:
-        if self.mode not in MODE_CHOICES:
-            raise ValueError(f"mode must be one of {list(MODE_CHOICES)}, got {self.mode!r}")
-        if not 0 <= self.damping < 1:
-            raise ValueError(f"damping must be in [0, 1), got {self.damping!r}")
-        if self.top_facts < 1 or self.link_top_k < 1:
-            raise ValueError(f"top_facts and link_top_k must be >= 1, got "
-                             f"{self.top_facts!r}, {self.link_top_k!r}")
 
 
 class KnowledgeGraphIndex:

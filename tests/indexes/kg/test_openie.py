@@ -9,15 +9,8 @@ import pytest
 
 from indexes.base import Chunk
 from indexes.errors import IndexFormatError
-from indexes.kg.openie import (
-    LLMOpenIE,
-    OpenIEResult,
-    match_hipporag_docs,
-    normalize_phrase,
-    read_hipporag_docs,
-    read_hipporag_openie,
-    text_hash,
-)
+from indexes.kg.hipporag_files import match_hipporag_docs, read_hipporag_docs, read_hipporag_openie
+from indexes.kg.openie import LLMOpenIE, OpenIEResult, normalize_phrase, text_hash
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "kg"
 
