@@ -103,3 +103,92 @@ def test_pick_sentences() -> None:
 def test_score_candidates_weights() -> None:
     scores = score_candidates(np.array([1.0, 0.0]), np.array([0.0, 1.0]), np.array([0.0, 1.0]))
     np.testing.assert_allclose(scores, [0.6 + 0.1, 0.3 + 0.05])
+
+
+MARKDOWN = ("# Project Falcon notes\n\n## Parking\n\n| Where | What |\n|---|---|\n"
+            "| Garage | Level -2, spots 40 to 55 |\n\n## Lunch\n\n"
+            "The canteen on the third floor serves lunch from noon.")
+HTML_LIKE = "Parking\n\nLevel -2, spots 40 to 55\n\nLunch\n\nThe canteen serves lunch from noon."
+PDF_LIKE = ("Mount Etna\nMount Etna is an active stratovolcano on the east coast of\n"
+            "Sicily, Italy. It is one of the tallest active volcanoes in Europe.")
+
+
+def whole(text: str, *, chunk_id: int = 1, doc_id: str = "d", title: str = "notes") -> Passage:
+    return Passage(chunk_id, doc_id, title, text, 0, len(text), 1.0)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(("text", "heading"), [
+    (MARKDOWN, ["Project Falcon notes", "Parking", "Lunch"]),
+    (HTML_LIKE, ["Parking", "Lunch"]),
+    (PDF_LIKE, ["Mount Etna"]),
+])
+def test_headings_are_not_candidates_but_context(text: str, heading: list[str]) -> None:
+    """Issue 19.2: heading-only sentences are skipped and label the sentences under them."""
+    candidates = sentence_candidates([whole(text)])
+    found = [text[c.start:c.end] for c in candidates]
+    assert not any(h in found or f"# {h}" in found or f"## {h}" in found for h in heading)
+    assert all(any(ch.isalnum() for ch in f) for f in found)  # no "|---|---|"
+    assert all(c.heading.split(": ")[0] in heading for c in candidates)
+    under = next(c for c in candidates if "40 to 55" in text[c.start:c.end] or "Sicily" in
+                 text[c.start:c.end])
+    expected = "Mount Etna" if text is PDF_LIKE else "Parking"
+    assert under.heading.split(": ")[0] == expected
+
+
+@pytest.mark.unit
+def test_questions_and_rows_and_items_are_candidates_or_not() -> None:
+    text = ("Where can I park?\nIn the garage on level -2.\n- Bring your badge\n"
+            "| Room | Desk |\n|---|---|\n| Office | B12 |")
+    candidates = sentence_candidates([whole(text)])
+    found = [text[c.start:c.end] for c in candidates]
+    assert found == ["In the garage on level -2.", "- Bring your badge", "| Office | B12 |"]
+    assert candidates[-1].heading == "| Room | Desk |"  # the table header is the row's context
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("text", [MARKDOWN, HTML_LIKE])
+def test_heading_is_not_the_answer_the_content_under_it_is(generator, text: str) -> None:
+    answer = generator.answer("Where can I park?", [whole(text)])
+    assert not answer.abstained
+    best = answer.citations[0]
+    assert "Level -2, spots 40 to 55" in best.text, answer.answer
+    assert text[best.start:best.end] == best.text
+    assert "Parking [" not in answer.answer
+
+
+@pytest.mark.integration
+def test_pdf_heading_is_not_the_answer(generator) -> None:
+    answer = generator.answer("Where is Mount Etna?", [whole(PDF_LIKE, title="volcanoes.pdf")])
+    assert answer.citations[0].text.startswith("Mount Etna is an active stratovolcano")
+    assert "Sicily" in answer.citations[0].text  # the wrapped line is part of the sentence
+
+
+@pytest.mark.integration
+def test_wrapped_sentence_is_answered_whole(generator) -> None:
+    """Issue 19.1 end to end: the answer does not stop at the line break."""
+    text = ("The annual conference will be held in the city of\n"
+            "Valencia during the second week of May.\n\nTickets cost 200 euros.")
+    answer = generator.answer("Where will the annual conference be held?", [whole(text)])
+    assert answer.citations[0].text == text[:text.index("May.") + 4]
+    assert "Valencia" in answer.answer.split("[1]")[0]
+
+
+CJK_PASSAGES = [
+    whole("北京是中华人民共和国的首都，也是全国的政治和文化中心。故宫位于北京市中心。",
+          chunk_id=1, doc_id="beijing", title="北京"),
+    whole("東京は日本の首都であり、世界最大級の都市圏を形成している。東京タワーは1958年に完成した。",
+          chunk_id=2, doc_id="tokyo", title="東京"),
+    whole("大熊猫是中国特有的动物，生活在四川的山林里。大熊猫主要吃竹子，每天要吃十几公斤。",
+          chunk_id=3, doc_id="panda", title="大熊猫"),
+]
+
+
+@pytest.mark.integration
+def test_cjk_question_puts_the_matching_sentence_first(generator) -> None:
+    """Issue 19.5: 熊猫吃什么 ("what do pandas eat") answers with the panda sentence first,
+    even when the panda passage was retrieved last."""
+    answer = generator.answer("熊猫吃什么", CJK_PASSAGES)
+    assert answer.citations[0].document_id == "panda"
+    assert "竹子" in answer.citations[0].text
+    assert all(c.document_id == "panda" for c in answer.citations[:2])
