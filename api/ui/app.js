@@ -21,7 +21,7 @@ function el(tag, attrs = {}, ...children) {
     else if (name === "dataset") Object.assign(node.dataset, value);
     else node.setAttribute(name, value === true ? "" : value);
   }
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child !== undefined && child !== null) node.append(child instanceof Node ? child : String(child));
   }
   return node;
@@ -295,12 +295,20 @@ function citationChip(citation, n, collection) {
                         dataset: { doc: citation.document_id, start: citation.start, end: citation.end, n },
                         "aria-label": `citation ${n}: ${citation.title}, characters ${citation.start} to ${citation.end}`,
                         onclick: () => guarded(() => openDocument(citation.document_id, citation, collection)) },
-            el("b", {}, `[${n}]`), citation.title || citation.document_id);
+            el("b", {}, `[${n}]`), citation.title || citation.document_id,
+            el("span", { className: "snippet" }, ` · ${citation.text.length > 48 ? `${citation.text.slice(0, 48)}…` : citation.text}`));
 }
 
+const isScalar = (v) => v === null || ["string", "number", "boolean"].includes(typeof v);
+
+/** A trace value, readable: lists of scalars as "a, b", flat objects as "k: v · k: v", else JSON. */
 function valueView(value) {
-  if (value !== null && typeof value === "object") return el("pre", {}, JSON.stringify(value, null, 2));
-  return String(value);
+  if (isScalar(value)) return String(value);
+  if (Array.isArray(value) && value.every(isScalar)) return value.join(", ");
+  if (!Array.isArray(value) && Object.values(value).every(isScalar)) {
+    return Object.entries(value).map(([k, v]) => `${k}: ${v}`).join(" · ");
+  }
+  return el("pre", {}, JSON.stringify(value, null, 2));
 }
 
 function passageList(results, collection) {
