@@ -24,7 +24,9 @@ $(STAMP): pyproject.toml
 serve: $(STAMP)
 	$(BIN)/ragmem serve --host $(HOST) --port $(PORT)
 
+# ruff first (cheap); the suite includes tests/test_architecture.py (floors, cycles, sizes).
 test: $(STAMP)
+	$(BIN)/ruff check rag indexes memory api eval tests
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)
