@@ -84,6 +84,7 @@ class SessionContext:
     n_tokens: int
     budget: int
     notes: list[str] = field(default_factory=list)
+    roles: dict[int, str] = field(default_factory=dict)  # seq -> role of recalled messages
 
     def text(self) -> str:
         """The context as one prompt-ready string (core, archival, then conversation)."""

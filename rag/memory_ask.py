@@ -17,16 +17,18 @@ from typing import TYPE_CHECKING, Any
 
 from memory.assembly import Piece
 from memory.sessions import SessionContext
-from rag.answers import Answer, Passage
+from rag.answers import NO_ANSWER, Answer, Passage
 from rag.errors import ConflictError, InvalidInputError
+from rag.generators.extractive import is_question
 from rag.generators.llm_answer import AnswerEvent, answer_events
+from rag.ingest.chunking import split_sentences
 from rag.retrieval.pipeline import retrieve
 from rag.storage.store import CollectionRow
 
 if TYPE_CHECKING:
     from rag.service import RagService
 
-NO_CHUNK = -1  # chunk_id of memory passages that are not blocks (core facts, archival)
+NO_CHUNK = -1  # chunk_id of core facts (message and archival ids: `session_chunk_id`)
 
 
 def merge_pieces(pieces: Sequence[Piece]) -> list[Piece]:
@@ -79,21 +81,51 @@ def document_passages(service: RagService, collection: CollectionRow, document_i
     return passages, trace
 
 
+def session_chunk_id(source: str) -> int:
+    """A stable chunk id for a session record, negative so it never names a collection
+    chunk: message n is -(2n + 2), archival record n is -(2n + 3), others `NO_CHUNK`."""
+    kind, _, ref = source.rpartition(":")
+    if ref.isdigit() and kind in ("message", "archival"):
+        return -(2 * int(ref) + (2 if kind == "message" else 3))
+    return NO_CHUNK
+
+
+def is_evidence(role: str | None, content: str) -> bool:
+    """Whether a turn may be cited: a user's questions frame the question and are no
+    evidence (what a user stated is), nor is an earlier abstention."""
+    if role == "user":
+        return any(not is_question(content[s:e]) for s, e in split_sentences(content))
+    return not (role == "assistant" and NO_ANSWER in content)
+
+
+def message_passage(doc: str, piece: Piece, role: str | None) -> Passage:
+    """A recalled message piece as a passage; without its "role: " prefix, so offsets
+    are into the message's content, and with the message's own chunk id."""
+    cut = len(f"{role}: ") if role is not None else 0
+    text = piece.text[max(0, cut - piece.start):]
+    return Passage(session_chunk_id(piece.source), doc, piece.source, text,
+                   max(0, piece.start - cut), piece.end - cut, round(piece.score or 0.0, 6))
+
+
 def session_passages(session_id: str, ctx: SessionContext) -> list[Passage]:
-    """A session context as passages: archival hits and recalled blocks by score, then core
-    facts and the recent conversation."""
+    """A session context as passages: core facts (pinned evidence, one passage each)
+    first, then archival hits and recalled messages by score. Recalled user questions and
+    earlier abstentions are left out (see `is_evidence`)."""
     doc = f"session:{session_id}"
+    core = [Passage(NO_CHUNK, doc, "core memory", f"{k}: {v}", 0, len(f"{k}: {v}"), 1.0)
+            for k, v in ctx.core.items()]
     scored: list[tuple[float | None, Passage]] = []
-    if ctx.core:
-        text = "\n".join(f"{k}: {v}" for k, v in ctx.core.items())
-        scored.append((None, Passage(NO_CHUNK, doc, "core memory", text, 0, len(text), 0.0)))
     for hit in ctx.archival:
-        scored.append((hit.score, Passage(NO_CHUNK, doc, f"archival:{hit.ref_id}", hit.text, 0,
-                                          len(hit.text), round(hit.score, 6))))
+        scored.append((hit.score, Passage(session_chunk_id(f"archival:{hit.ref_id}"), doc,
+                                          f"archival:{hit.ref_id}", hit.text, 0, len(hit.text),
+                                          round(hit.score, 6))))
     for p in merge_pieces(ctx.recall.pieces):
-        scored.append((p.score, Passage(p.block_id, doc, p.source, p.text, p.start, p.end,
-                                        round(p.score or 0.0, 6))))
-    return by_score(scored)
+        seq = p.source.rsplit(":", 1)[-1]
+        role = ctx.roles.get(int(seq)) if p.source.startswith("message:") and seq.isdigit() else None
+        passage = message_passage(doc, p, role)
+        if passage.text.strip() and is_evidence(role, passage.text):
+            scored.append((p.score, passage))
+    return core + by_score(scored)
 
 
 @dataclass

@@ -160,7 +160,8 @@ class MemoryService:
         """Core facts, archival hits and the conversation assembled for `query`."""
         query, budget = self._text(query, "query"), self._budget(budget)
         with self._session_tiers() as tiers:
-            return tiers.context(session_id, query, budget=budget, archival_k=self.settings.archival_k)
+            ctx = tiers.context(session_id, query, budget=budget, archival_k=self.settings.archival_k)
+            return replace(ctx, roles=_roles(tiers, session_id, ctx))
 
     def context_dict(self, session_id: str, query: str, *, budget: int | None = None) -> dict[str, Any]:
         """`context()` as JSON: text, token counts and every piece with its provenance."""
@@ -291,6 +292,16 @@ def _piece(tier: str, kind: str, source: str, text: str, start: int, score: floa
            tokens: int) -> dict[str, Any]:
     return {"tier": tier, "kind": kind, "source": source, "start": start,
             "end": start + len(text), "tokens": tokens, "score": score, "text": text}
+
+
+def _roles(tiers: SessionMemoryService, session_id: str, ctx: SessionContext) -> dict[int, str]:
+    """seq -> role of every message the context holds a piece of."""
+    seqs = sorted({int(p.source.rsplit(":", 1)[1]) for p in ctx.recall.pieces
+                   if p.source.startswith("message:")})
+    marks = ",".join("?" * len(seqs))
+    rows = tiers.store.query(f"SELECT seq, role FROM memory_messages WHERE session_id = ? AND"
+                             f" seq IN ({marks})", (session_id, *seqs)) if seqs else []
+    return {seq: role for seq, role in rows}
 
 
 def _hit(hit: MemoryHit) -> dict[str, Any]:

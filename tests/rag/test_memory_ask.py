@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from memory.assembly import AssemblyConfig, Piece
-from rag.answers import Passage
-from rag.memory_ask import by_score, merge_pieces
-from rag.memory_service import document_shape
+from memory.assembly import AssembledContext, AssemblyConfig, Piece
+from memory.sessions import SessionContext
+from rag.answers import NO_ANSWER, Passage
+from rag.memory_ask import by_score, merge_pieces, session_chunk_id, session_passages
+from rag.memory_service import MemoryService, document_shape
+from rag.settings import MemorySettings
 
 pytestmark = pytest.mark.unit
 
@@ -40,3 +42,55 @@ def test_document_shape_fits_the_budget(budget):
     assert shape.top_k >= 1
     assert shape.n_init + shape.n_local + shape.top_k * shape.block_tokens <= max(budget, 128 + 8)
     assert shape.n_local <= budget // 8
+
+
+def message_piece(seq: int, role: str, content: str, score: float | None) -> Piece:
+    record = f"{role}: {content}"
+    return Piece("block", 100 + seq, f"message:{seq}", 0, len(record), 5, score, record)
+
+
+TURNS = [(0, "user", "What is my name?"), (1, "assistant", NO_ANSWER),
+         (2, "user", "My gym locker is number 4417."), (3, "assistant", "Your locker is 4417 [1]")]
+
+
+def session_context(core: dict[str, str]) -> SessionContext:
+    pieces = tuple(message_piece(seq, role, text, 0.9 - seq / 10) for seq, role, text in TURNS)
+    return SessionContext("s1", core, [], AssembledContext(pieces, 20, 100), 30, 100,
+                          roles={seq: role for seq, role, _ in TURNS})
+
+
+def test_session_passages_cite_facts_not_the_users_questions():
+    """Issue 19.6: core facts are evidence (first); a user's earlier question and an
+    earlier abstention are not; each message has its own stable negative chunk id."""
+    passages = session_passages("s1", session_context({"name": "Ada", "city": "Porto"}))
+    assert [p.text for p in passages] == ["name: Ada", "city: Porto",
+                                          "My gym locker is number 4417.", "Your locker is 4417 [1]"]
+    assert all(p.document_id == "session:s1" for p in passages)
+    assert [p.title for p in passages[2:]] == ["message:2", "message:3"]
+    locker = passages[2]  # offsets into the message's content, without "user: "
+    assert (locker.start, locker.end) == (0, len(locker.text))
+    ids = [p.chunk_id for p in passages[2:]]
+    assert ids == [session_chunk_id("message:2"), session_chunk_id("message:3")] == [-6, -8]
+    assert len({session_chunk_id(f"message:{n}") for n in range(50)}
+               | {session_chunk_id(f"archival:{n}") for n in range(50)}) == 100
+    assert all(session_chunk_id(f"message:{n}") < -1 for n in range(50))
+
+
+@pytest.mark.integration
+def test_session_ask_answers_from_core_memory_not_the_question(tmp_path, embedder):
+    """Issue 19.6 end to end over real session memory and the extractive answerer."""
+    from rag.generators.extractive import ExtractiveGenerator
+
+    memory = MemoryService(tmp_path, embedder, MemorySettings()).open()
+    try:
+        session = memory.create_session("me")["id"]
+        memory.set_core(session, "name", "Ada")
+        memory.add_messages(session, [("user", "What is my name?"), ("assistant", NO_ANSWER)])
+        ctx = memory.context(session, "What is my name?", budget=512)
+        assert ctx.roles == {0: "user", 1: "assistant"}
+        answer = ExtractiveGenerator(embedder).answer("What is my name?",
+                                                      session_passages(session, ctx))
+    finally:
+        memory.close()
+    assert "Ada" in answer.answer and not answer.abstained
+    assert all("What is my name?" not in c.text for c in answer.citations), answer.answer
