@@ -19,7 +19,7 @@ from eval.datasets import Dataset, Question
 from eval.metrics import summarize
 from rag.retrieval.pipeline import hydrate
 from rag.service import RagService
-from rag.store import CollectionRow, NewDocument
+from rag.storage.store import CollectionRow, NewDocument
 
 Progress = Callable[[str, int, int], None]
 CITATION_RE = re.compile(r"\s*\[\d+\]")
@@ -58,6 +58,8 @@ def prepare_collection(service: RagService, dataset: Dataset, *,
         docs = _passage_documents(dataset)
         for start in range(0, len(docs), 5000):
             service.store.add_documents(collection, docs[start:start + 5000])
+            if progress:
+                progress("storing", min(start + 5000, len(docs)), len(docs))
     job = service.store.create_job(collection, kind="index", total=len(dataset.passages))
     report = (lambda done, total: progress("indexing", done, total)) if progress else None
     service.run_job(job, report)
@@ -107,7 +109,8 @@ def prepare_graph(service: RagService, collection: CollectionRow, *,
     return info
 
 
-def _passage_ids(service: RagService, collection: CollectionRow) -> dict[int, str]:
+def passage_ids(service: RagService, collection: CollectionRow) -> dict[int, str]:
+    """Chunk id -> the dataset passage id (document id) it was cut from."""
     rows = service.store.query(
         "SELECT k.id, d.id AS doc FROM chunks k JOIN documents d ON d.pk=k.document_pk"
         " WHERE k.collection_id=?", (collection.id,))
@@ -129,7 +132,7 @@ def run_retriever(service: RagService, collection: CollectionRow, name: str,
     from retrieval).
     """
     retriever = service.retriever(collection, name)
-    passage_of = _passage_ids(service, collection)
+    passage_of = passage_ids(service, collection)
     rows = []
     for n, question in enumerate(questions, start=1):
         started = time.perf_counter()

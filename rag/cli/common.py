@@ -8,19 +8,28 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from rag.errors import NotFoundError, RagmemError
-from rag.settings import Settings, offline_environment
+
+if TYPE_CHECKING:  # rag.settings (pydantic-settings) is imported when a command needs it
+    from rag.settings import Settings
+
+DEFAULT_COLLECTION = "default"
+"""The collection commands use without `--collection` (the same as rag.service's)."""
 
 DataDirOption = Annotated[
-    Path | None, typer.Option("--data-dir", help="Data directory [env RAGMEM_DATA_DIR; default ./ragmem-data]")
+    Path | None, typer.Option("--data-dir", help="Data directory (env RAGMEM_DATA_DIR; default ./ragmem-data)")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 CollectionOption = Annotated[str, typer.Option("--collection", "-c", help="Collection name.")]
+TopKOption = Annotated[int | None, typer.Option(
+    "--top-k", "-k", help="How many results to return (default: settings). Everywhere in the "
+                          "CLI, -k means top-k (bench cut-offs are --cutoffs).")]
 
 console = Console(stderr=True)
 
@@ -31,6 +40,8 @@ _opened: ContextVar[list[Any] | None] = ContextVar("ragmem_cli_services", defaul
 
 def load_settings(data_dir: Path | None) -> Settings:
     """Settings from the environment, with `--data-dir` on top."""
+    from rag.settings import Settings, offline_environment
+
     offline_environment()
     return Settings(data_dir=data_dir) if data_dir else Settings()
 
@@ -78,3 +89,26 @@ def cli_errors() -> Iterator[None]:
         _opened.reset(token)
         for service in opened:
             service.close()
+
+
+def retriever_help() -> str:
+    """`--retriever`'s help: every name in the retriever registry (one source)."""
+    from rag.retrieval.base import RETRIEVER_NAMES
+
+    return f"{', '.join(RETRIEVER_NAMES)} (default: settings, hybrid)"
+
+
+@contextmanager
+def staged_progress() -> Iterator[Callable[[str, int, int], None]]:
+    """Rich progress bars on stderr, one per stage; yields `progress(stage, done, total)`."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        yield progress

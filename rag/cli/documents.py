@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from rag.cli.common import (
+    DEFAULT_COLLECTION,
     CollectionOption,
     DataDirOption,
     JsonOption,
@@ -45,7 +46,7 @@ def _progress() -> Progress:
 
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest.")],
-    collection: CollectionOption = "default",
+    collection: CollectionOption = DEFAULT_COLLECTION,
     data_dir: DataDirOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -93,8 +94,10 @@ def _print_ingest(summary: dict) -> None:
 @collections_app.command("list")
 def collections_list(data_dir: DataDirOption = None, as_json: JsonOption = False) -> None:
     """List collections with their document and chunk counts."""
-    with cli_errors():
-        rows = open_service(data_dir).store.list_collections()
+    from rag.cli.keys import open_store  # the database only: no model is loaded
+
+    with cli_errors(), open_store(data_dir) as store:
+        rows = store.list_collections()
         emit(rows, as_json, lambda rs: _table(rs, ["name", "documents", "chunks", "embedder"]))
 
 
@@ -116,18 +119,18 @@ def collections_delete(name: str, data_dir: DataDirOption = None, as_json: JsonO
 
 
 @documents_app.command("list")
-def documents_list(collection: CollectionOption = "default", limit: int = 100, offset: int = 0,
+def documents_list(collection: CollectionOption = DEFAULT_COLLECTION, limit: int = 100, offset: int = 0,
                    data_dir: DataDirOption = None, as_json: JsonOption = False) -> None:
     """List a collection's documents."""
-    with cli_errors():
-        service = open_service(data_dir)
-        rows = service.store.list_documents(service.collection(collection), limit=limit,
-                                            offset=offset)
+    from rag.cli.keys import open_store  # the database only: no model is loaded
+
+    with cli_errors(), open_store(data_dir) as store:
+        rows = store.list_documents(store.get_collection(collection), limit=limit, offset=offset)
         emit(rows, as_json, lambda rs: _table(rs, ["id", "title", "source", "chunks", "status"]))
 
 
 @documents_app.command("show")
-def documents_show(doc_id: str, collection: CollectionOption = "default",
+def documents_show(doc_id: str, collection: CollectionOption = DEFAULT_COLLECTION,
                    data_dir: DataDirOption = None, as_json: JsonOption = False) -> None:
     """Show one document with its text."""
     with cli_errors():
@@ -137,7 +140,7 @@ def documents_show(doc_id: str, collection: CollectionOption = "default",
 
 
 @documents_app.command("delete")
-def documents_delete(doc_id: str, collection: CollectionOption = "default",
+def documents_delete(doc_id: str, collection: CollectionOption = DEFAULT_COLLECTION,
                      data_dir: DataDirOption = None, as_json: JsonOption = False) -> None:
     """Delete a document from every index."""
     with cli_errors():

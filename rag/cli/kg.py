@@ -9,7 +9,17 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from rag.cli.common import CollectionOption, DataDirOption, JsonOption, cli_errors, console, emit, open_service
+from rag.cli.common import (
+    DEFAULT_COLLECTION,
+    CollectionOption,
+    DataDirOption,
+    JsonOption,
+    cli_errors,
+    console,
+    emit,
+    open_service,
+    staged_progress,
+)
 from rag.errors import InvalidInputError
 
 kg_app = typer.Typer(help="The HippoRAG-style knowledge graph of a collection.",
@@ -26,8 +36,6 @@ def _graph(service: Any, collection: str) -> Any:
 
 
 def _build(service: Any, collection: str, *, rebuild: bool) -> dict[str, Any]:
-    from rag.cli.bench import staged_progress
-
     target = service.collection(collection)
     before = service.indexes.get(target).kg
     started = time.perf_counter()
@@ -51,7 +59,7 @@ def _print_stats(stats: dict[str, Any]) -> None:
 
 @kg_app.command("build")
 def build(
-    collection: CollectionOption = "default",
+    collection: CollectionOption = DEFAULT_COLLECTION,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Rebuild even when the graph is up "
                                                             "to date.")] = False,
     data_dir: DataDirOption = None,
@@ -67,7 +75,7 @@ def build(
 
 @kg_app.command("stats")
 def stats(
-    collection: CollectionOption = "default",
+    collection: CollectionOption = DEFAULT_COLLECTION,
     data_dir: DataDirOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -81,7 +89,7 @@ def stats(
 def import_openie(
     file: Annotated[Path, typer.Argument(help="A HippoRAG OpenIE results file "
                                               "(openie_*_results_*.json)")],
-    collection: CollectionOption = "default",
+    collection: CollectionOption = DEFAULT_COLLECTION,
     data_dir: DataDirOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -91,8 +99,6 @@ def import_openie(
     triples are cached per chunk text as source `import`, which the graph prefers (setting
     graph.prefer_sources).
     """
-    from rag.cli.bench import staged_progress
-
     with cli_errors():
         if not file.is_file():
             raise FileNotFoundError(f"{file}: no such file")
@@ -119,7 +125,7 @@ def _print_import(report: dict[str, Any]) -> None:
 @kg_app.command("export")
 def export(
     graphml: Annotated[Path, typer.Option("--graphml", help="Write the graph here (GraphML).")],
-    collection: CollectionOption = "default",
+    collection: CollectionOption = DEFAULT_COLLECTION,
     data_dir: DataDirOption = None,
     as_json: JsonOption = False,
 ) -> None:

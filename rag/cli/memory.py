@@ -23,7 +23,8 @@ sessions_app = typer.Typer(help="Create, list, show and delete sessions.", no_ar
 memory_app.add_typer(sessions_app, name="sessions")
 
 SessionArg = Annotated[str, typer.Argument(help="Session id.")]
-KOption = Annotated[int, typer.Option("--k", "-k", help="Results to return.")]
+# -k is top-k everywhere in the CLI (ask, retrieve, memory); --k is kept here as an alias.
+KOption = Annotated[int, typer.Option("--top-k", "-k", "--k", help="How many results to return.")]
 
 
 class ArchivalAction(StrEnum):
@@ -130,7 +131,7 @@ def messages(session: SessionArg, data_dir: DataDirOption = None, as_json: JsonO
 def context(
     session: SessionArg,
     query: Annotated[str, typer.Option("--query", "-q", help="The current question or turn.")],
-    budget: Annotated[int | None, typer.Option(help="Most tokens [default: settings].")] = None,
+    budget: Annotated[int | None, typer.Option(help="Most tokens (default: settings).")] = None,
     data_dir: DataDirOption = None,
     as_json: JsonOption = False,
 ) -> None:

@@ -1,4 +1,4 @@
-"""`ragmem ask`, `ragmem retrieve`, `ragmem serve`."""
+"""`ragmem ask`, `ragmem retrieve` (`ragmem serve` is api/cli.py's)."""
 
 from __future__ import annotations
 
@@ -9,28 +9,24 @@ from typing import Annotated
 import typer
 
 from rag.cli.common import (
+    DEFAULT_COLLECTION,
     CollectionOption,
     DataDirOption,
     JsonOption,
+    TopKOption,
     cli_errors,
     console,
     emit,
-    load_settings,
     open_service,
+    retriever_help,
 )
-from rag.keys import AUTH_MODES, decide_auth
-from rag.settings import AuthSettings
 
-RetrieverOption = Annotated[
-    str | None,
-    typer.Option("--retriever", "-r", help="bm25, dense or hybrid [default: settings, hybrid]"),
-]
-TopKOption = Annotated[int | None, typer.Option("--top-k", "-k", help="Passages to retrieve.")]
+RetrieverOption = Annotated[str | None, typer.Option("--retriever", "-r", help=retriever_help())]
 
 
 GeneratorOption = Annotated[
     str | None,
-    typer.Option("--generator", "-g", help="extractive, vllm, openai or local [default: settings]"),
+    typer.Option("--generator", "-g", help="extractive, vllm, openai or local (default: settings)"),
 ]
 StreamOption = Annotated[bool, typer.Option("--stream", help="Print the answer as it is written "
                                             "(with --json: one JSON event per line).")]
@@ -41,8 +37,8 @@ DocumentOption = Annotated[str | None, typer.Option("--document", help="Answer o
 
 
 AskCollectionOption = Annotated[str | None, typer.Option(
-    "--collection", "-c", help="Collection name [default: the session's collection, else "
-                               "default].")]
+    "--collection", "-c", help="Collection name (default: the session's collection, else "
+                               f"{DEFAULT_COLLECTION}).")]
 
 
 def ask(
@@ -62,7 +58,7 @@ def ask(
         service = open_service(data_dir)
         if collection is None:  # a session asks its own collection by default
             bound = service.memory.get_session(session)["collection"] if session else None
-            collection = bound or "default"
+            collection = bound or DEFAULT_COLLECTION
         target = service.collection(collection)
         if stream:
             _stream_answer(service.ask_stream(target, question, retriever=retriever, top_k=top_k,
@@ -111,7 +107,7 @@ def _print_citations(data: dict) -> None:
 
 def retrieve(
     query: str,
-    collection: CollectionOption = "default",
+    collection: CollectionOption = DEFAULT_COLLECTION,
     retriever: RetrieverOption = None,
     top_k: TopKOption = None,
     data_dir: DataDirOption = None,
@@ -130,36 +126,3 @@ def _print_passages(data: dict) -> None:
     for n, p in enumerate(data["results"], start=1):
         console.print(f"[bold]{n}. {p['title']}[/bold] ({p['score']:.4f}) {p['text'][:200]}")
 
-
-def serve(
-    host: Annotated[str | None, typer.Option(help="Bind address [default 127.0.0.1].")] = None,
-    port: Annotated[int | None, typer.Option(help="Port [default 8000].")] = None,
-    auth: Annotated[str | None, typer.Option(
-        help="API keys required: on, off, or auto: on unless the bind is loopback "
-        "(env RAGMEM_AUTH__MODE; default auto).")] = None,
-    data_dir: DataDirOption = None,
-    as_json: JsonOption = False,
-) -> None:
-    """Start the HTTP API (OpenAPI docs at /docs)."""
-    import uvicorn
-
-    from api.app import create_app
-    from rag.service import RagService
-
-    settings = load_settings(data_dir)
-    settings = settings.model_copy(update={k: v for k, v in {"host": host, "port": port}.items()
-                                           if v is not None})
-    if auth is not None:
-        if auth not in AUTH_MODES:
-            raise typer.BadParameter(f"use one of {', '.join(AUTH_MODES)}", param_hint="--auth")
-        settings = settings.model_copy(update={"auth": AuthSettings(mode=auth)})
-    decision = decide_auth(settings.auth.mode, settings.host)  # create_app decides the same
-    console.print(f"auth: {decision.describe()}")
-    service = RagService(settings)
-    with cli_errors():  # a dir in use by another process: one clear line, exit code 2
-        service.lock.acquire()
-    if as_json:
-        emit({"host": settings.host, "port": settings.port,
-              "data_dir": str(settings.data_dir), "auth": decision.required}, True, print)
-    uvicorn.run(create_app(settings, service=service), host=settings.host, port=settings.port,
-                log_level="info")

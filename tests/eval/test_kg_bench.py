@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 import rag.service
-from rag.cli import app
+from api.cli import app
 
 pytestmark = pytest.mark.integration
 

@@ -1,4 +1,4 @@
-"""The `ragmem` CLI end to end (CliRunner on rag.cli.app, a tmp data dir, the real service)."""
+"""The `ragmem` CLI end to end (CliRunner on api.cli.app, a tmp data dir, the real service)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 import rag.service
-from rag.cli import app
+from api.cli import app
 from tests.rag.test_service import corpus_records
 
 pytestmark = pytest.mark.integration

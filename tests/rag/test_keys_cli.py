@@ -7,8 +7,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from rag import keys
 from api.cli import app
+from rag import keys
 from rag.storage.store import Store
 
 pytestmark = pytest.mark.integration

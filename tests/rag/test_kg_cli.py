@@ -1,4 +1,4 @@
-"""`ragmem kg build|stats|import-openie|export` end to end: CliRunner on rag.cli.app, a tmp
+"""`ragmem kg build|stats|import-openie|export` end to end: CliRunner on api.cli.app, a tmp
 data dir, the real service with spaCy and MiniLM, the corpus in tests/data/kg."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 import rag.service
-from rag.cli import app
+from api.cli import app
 
 pytestmark = pytest.mark.integration
 

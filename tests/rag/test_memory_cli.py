@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 import indexes.embedder
 import rag.service
-from rag.cli import app
+from api.cli import app
 
 pytestmark = pytest.mark.integration
 

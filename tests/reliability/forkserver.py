@@ -40,7 +40,7 @@ def _child(request: dict) -> None:
         os.chdir(request.get("cwd") or os.getcwd())
         os.environ.update(request.get("env") or {})
         sys.argv = ["ragmem", *request["args"]]
-        from rag.cli.app import main
+        from api.cli import main
 
         main()
         code = 0
@@ -73,7 +73,7 @@ def main() -> None:
     import uvicorn  # noqa: F401
 
     import api.app  # noqa: F401 - the imports every server start would pay for
-    import rag.cli.app  # noqa: F401
+    import api.cli  # noqa: F401
 
     out = sys.stdout
     out.write(json.dumps({"ready": os.getpid()}) + "\n")

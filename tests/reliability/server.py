@@ -29,7 +29,7 @@ def ragmem_command() -> list[str]:
     """The `ragmem` console script of this interpreter's environment."""
     if SCRIPT.exists():
         return [str(SCRIPT)]
-    return [sys.executable, "-c", "from rag.cli import main; main()"]
+    return [sys.executable, "-c", "from api.cli import main; main()"]
 
 
 def server_env(**extra: str) -> dict[str, str]:
