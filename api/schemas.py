@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from rag.retrieval.base import RetrieverName
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -81,7 +83,7 @@ class JobOut(BaseModel):
 
 class RetrieveRequest(Strict):
     query: str = Field(..., min_length=1)
-    retriever: str | None = Field(None, examples=["hybrid"])
+    retriever: RetrieverName | None = Field(None, examples=["hybrid"])
     top_k: int | None = Field(None, ge=1)
 
 
@@ -104,7 +106,7 @@ class RetrieveResponse(BaseModel):
 
 class AskRequest(Strict):
     question: str = Field(..., min_length=1)
-    retriever: str | None = None
+    retriever: RetrieverName | None = None
     top_k: int | None = Field(None, ge=1)
     generator: str | None = Field(None, description="extractive, vllm, openai or local "
                                   "[default: settings]", examples=["extractive"])

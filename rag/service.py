@@ -22,14 +22,14 @@ from rag.generators.llm_answer import AnswerEvent, answer_events
 from rag.indexing.manager import GeneratorJSON, IndexManager, Progress
 from rag.ingest.documents import prepare_documents
 from rag.ingest.parsers import ParsedDocument, parse_file, parse_records
-from rag.storage.lock import DataDirLock
 from rag.memory_ask import ask_with_memory, stream_with_memory
 from rag.memory_service import MemoryService
-from rag.retrieval.base import LLM_RETRIEVERS, RETRIEVER_NAMES, TracingRetriever
+from rag.retrieval.base import LLM_RETRIEVERS, TracingRetriever, check_retriever_name
 from rag.retrieval.context import CalibrationCache, JSONGenerator, RetrievalContext
 from rag.retrieval.factory import build_retriever
 from rag.retrieval.pipeline import ask, retrieve
 from rag.settings import Settings
+from rag.storage.lock import DataDirLock
 from rag.storage.store import CollectionRow, Store
 
 log = logging.getLogger(__name__)
@@ -211,9 +211,7 @@ class RagService:
         RAG-Fusion variants and CRAG grades, unless it is `extractive` (offline paths);
         the trace's `path` says which ran and `llm` names the generator."""
         name = name or self.settings.retrieval.retriever
-        if name not in RETRIEVER_NAMES:
-            raise InvalidInputError(
-                f"unknown retriever {name!r}; choose one of {', '.join(RETRIEVER_NAMES)}")
+        check_retriever_name(name)
         live = self.indexes.get(collection)
         if name == "hipporag" and live.kg is None:
             self.indexes.build_kg(collection)  # first use: the graph is built from SQLite

@@ -8,14 +8,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, get_args, runtime_checkable
 
 from indexes.base import Hit, Retriever, validate_k
 from indexes.rrf import rrf_fuse
+from rag.errors import InvalidInputError
 
-RETRIEVER_NAMES = ("bm25", "dense", "hybrid", "hipporag", "fusion", "crag", "adaptive")
+RetrieverName = Literal["bm25", "dense", "hybrid", "hipporag", "fusion", "crag", "adaptive"]
+RETRIEVER_NAMES: tuple[str, ...] = get_args(RetrieverName)
 LLM_RETRIEVERS = ("fusion", "crag", "adaptive")
 """Retrievers that use the configured LLM's JSON output when there is one."""
+
+
+def check_retriever_name(name: str) -> str:
+    """`name` when it is a retriever's, else an InvalidInputError listing them all."""
+    if name not in RETRIEVER_NAMES:
+        raise InvalidInputError(
+            f"unknown retriever {name!r}; choose one of {', '.join(RETRIEVER_NAMES)}")
+    return name
 
 
 @dataclass(frozen=True)

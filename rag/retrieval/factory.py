@@ -9,11 +9,11 @@ from indexes.base import Retriever
 from rag.errors import InvalidInputError
 from rag.retrieval.adaptive import build_adaptive
 from rag.retrieval.base import (
-    RETRIEVER_NAMES,
     GraphRetriever,
     HybridRetriever,
     IndexRetriever,
     TracingRetriever,
+    check_retriever_name,
 )
 from rag.retrieval.crag.retriever import build_crag
 from rag.retrieval.fusion import FusionRetriever
@@ -51,4 +51,5 @@ def build_retriever(name: str, indexes: Mapping[str, Retriever], settings: Retri
         return build_crag(indexes, settings, context=context)
     if name == "adaptive":
         return build_adaptive(indexes, settings, context=context)
-    raise InvalidInputError(f"unknown retriever {name!r}; choose one of {', '.join(RETRIEVER_NAMES)}")
+    check_retriever_name(name)
+    raise AssertionError(f"retriever {name!r} is named but not built here")
