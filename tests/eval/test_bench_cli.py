@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from rag.cli import app
+from api.cli import app
 
 pytestmark = pytest.mark.integration
 
@@ -24,7 +24,7 @@ def bench(tmp_path: Path, *args: str) -> dict:
 
 def test_json_contract_reports_and_cache(tmp_path) -> None:
     out = tmp_path / "out"
-    first = bench(tmp_path, "--retrievers", "bm25,dense,hybrid", "--k", "1,2,5",
+    first = bench(tmp_path, "--retrievers", "bm25,dense,hybrid", "--cutoffs", "1,2,5",
                   "--out", str(out), "--answers")
     assert first["dataset"] == "bench" and first["n_questions"] == 3
     assert first["n_passages"] == 6
@@ -40,7 +40,7 @@ def test_json_contract_reports_and_cache(tmp_path) -> None:
     assert json.loads((out / "results.json").read_text())["results"] == first["results"]
     assert first["meta"]["cached"] is False
 
-    again = bench(tmp_path, "--retrievers", "bm25", "--k", "1,2,5")
+    again = bench(tmp_path, "--retrievers", "bm25", "--cutoffs", "1,2,5")
     assert again["meta"]["cached"] is True  # same corpus and embedder: no re-embedding
     assert again["results"]["bm25"]["R@2"] == first["results"]["bm25"]["R@2"]
 
@@ -50,3 +50,14 @@ def test_unknown_retriever_fails_before_ingesting(tmp_path) -> None:
                                       str(tmp_path / "data"), "--retrievers", "nope"])
     assert result.exit_code == 2
     assert "unknown retriever 'nope'" in result.output
+
+
+def test_bench_beir_shows_progress_on_stderr_and_json_on_stdout(tmp_path) -> None:
+    folder = Path(__file__).resolve().parents[1] / "data" / "eval" / "beir"
+    result = CliRunner().invoke(app, ["bench", "beir", str(folder), "--data-dir",
+                                      str(tmp_path / "data"), "--retrievers", "bm25",
+                                      "--cutoffs", "1,5", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["results"]["bm25"]  # stdout: the JSON only
+    for stage in ("loading dataset", "loading model", "storing", "indexing", "bm25"):
+        assert stage in result.stderr, (stage, result.stderr)
