@@ -11,6 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from api import ui
 from api.deps import get_principal
+from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.limits import BodyLimitMiddleware
 from api.routes import benchmarks, chat, collections, documents, health, jobs, openai_compat, query, sessions
@@ -50,8 +51,9 @@ def create_app(settings: Settings | None = None, *, service: RagService | None =
             await run_in_threadpool(worker.stop)
             await run_in_threadpool(svc.close)  # memory files, connections, the dir lock
 
-    app = FastAPI(title="ragmem", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="ragmem", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Documents in, cited answers out; long-context memory; benchmarks.")
+    install_docs(app)  # /docs with Swagger UI's files served from the package (works offline)
     install_error_handlers(app)
     app.state.auth_required = auth.required
     limits = settings.limits

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import unique_name
+from tests.api.conftest import unique_name, upload_json
 
 pytestmark = pytest.mark.integration
 
@@ -69,3 +69,27 @@ def test_openapi(client) -> None:
     assert {"multipart/form-data", "application/json"} <= set(upload)
     docs = client.get("/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
+
+
+def test_get_one_collection_with_counts_embedder_and_indexes(client, collection) -> None:
+    upload_json(client, collection, [{"id": "a", "title": "A", "text": "Otters hold hands."}])
+    response = client.get(f"/v1/collections/{collection}")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert {k: body[k] for k in COLLECTION_KEYS} == {
+        "name": collection, "embedder": "all-MiniLM-L6-v2", "dim": 384, "documents": 1,
+        "chunks": 1}
+    assert {"dense", "bm25"} <= set(body["indexes"]) and body["applied_seq"] >= 1
+    assert client.get("/v1/collections/no-such-collection").status_code == 404
+
+
+def test_docs_page_needs_nothing_outside_the_server(client) -> None:
+    import re
+
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    urls = re.findall(r"""(?:src|href|url)\s*[:=]\s*['"]([^'"]+)['"]""", docs.text)
+    assert urls and not [u for u in urls if u.startswith(("http://", "https://", "//"))]
+    assert "cdn" not in docs.text.lower()
+    for url in urls:
+        assert client.get(url).status_code == 200, url
