@@ -125,3 +125,25 @@ def test_the_openai_client_talks_to_chat_completions(server, client, filled):
         last = part
     assert "".join(pieces) == reply.choices[0].message.content
     assert last.choices[0].finish_reason == "stop" and last.model_extra["citations"]
+
+
+def test_chat_completions_count_usage_tokens(client, filled):
+    body = {"model": filled, "messages": [{"role": "system", "content": "be brief"},
+                                          {"role": "user", "content": QUESTION}]}
+    data = client.post("/v1/chat/completions", json=body).json()
+    usage = data["usage"]
+    # "be brief" + the question: at least one token a word; the answer quotes the passage
+    assert usage["prompt_tokens"] >= len("be brief".split()) + len(QUESTION.split())
+    assert usage["completion_tokens"] >= len(data["choices"][0]["message"]["content"].split())
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+    streamed = client.post("/v1/chat/completions", json={**body, "stream": True})
+    last = [d for _, d in sse_events(streamed)][-2]
+    assert last["usage"] == usage  # same messages, same (extractive) answer
+
+
+def test_the_openai_client_reads_usage(server, client, filled):
+    openai = pytest.importorskip("openai")
+    chat = openai.OpenAI(base_url=f"{server.url}/v1", api_key="unused")
+    reply = chat.chat.completions.create(model=filled, messages=[{"role": "user", "content": QUESTION}])
+    assert reply.usage.prompt_tokens > 0 and reply.usage.completion_tokens > 0
+    assert reply.usage.total_tokens == reply.usage.prompt_tokens + reply.usage.completion_tokens
