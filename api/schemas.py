@@ -129,12 +129,22 @@ class CitationOut(RetrievedChunk):
     """A cited span: the same fields as a retrieved chunk (offsets are the sentence's)."""
 
 
+class IndexingOut(BaseModel):
+    """Documents of the collection not yet searchable, and the jobs indexing them."""
+
+    pending_documents: int
+    jobs: list[str]
+
+
 class AskResponse(BaseModel):
     answer: str
     citations: list[CitationOut]
     abstained: bool
     generator: str
     retrieval: dict[str, Any]
+    indexing: IndexingOut | None = Field(None, description="set while documents of the "
+                                         "collection are still being indexed (the answer may "
+                                         "be among them); an abstention then says so")
 
 
 class Health(BaseModel):

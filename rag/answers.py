@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rag.generators.llm_answer import AnswerEvent
 
 
 @dataclass(frozen=True)
@@ -40,12 +44,48 @@ class Answer:
     abstained: bool
     generator: str
     retrieval: dict[str, Any] = field(default_factory=dict)
+    # While documents of the collection wait to be indexed (and cannot be found yet):
+    # {"pending_documents": n, "jobs": [job ids]}; None when everything is searchable.
+    indexing: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form."""
         return {"answer": self.answer, "citations": [c.to_dict() for c in self.citations],
                 "abstained": self.abstained, "generator": self.generator,
-                "retrieval": self.retrieval}
+                "retrieval": self.retrieval, "indexing": self.indexing}
 
 
 NO_ANSWER = "The collection does not contain passages that answer this question."
+
+
+def pending_note(indexing: dict[str, Any]) -> str:
+    """One sentence saying that documents are still being indexed, with the job ids."""
+    n, jobs = indexing["pending_documents"], indexing.get("jobs") or []
+    which = f" (job{'s' if len(jobs) > 1 else ''} {', '.join(jobs)})" if jobs else ""
+    return (f"{n} document{'s are' if n != 1 else ' is'} still being indexed{which} and "
+            f"cannot be searched yet; ask again when indexing is done.")
+
+
+def with_indexing(answer: Answer, indexing: dict[str, Any] | None) -> Answer:
+    """Attach the collection's indexing state; an abstention while documents are pending
+    says so (the passages that answer may be among them)."""
+    if indexing and indexing.get("pending_documents"):
+        answer.indexing = indexing
+        if answer.abstained and pending_note(indexing) not in answer.answer:
+            answer.answer = f"{answer.answer} {pending_note(indexing)}"
+    return answer
+
+
+def stream_with_indexing(events: Iterator[AnswerEvent], indexing: dict[str, Any] | None,
+                         ) -> Iterator[AnswerEvent]:
+    """`with_indexing` for a stream: the note comes as one more text piece before the
+    final event, so the pieces still add up to the answer."""
+    from rag.generators.llm_answer import AnswerEvent
+
+    for event in events:
+        if event.answer is not None:
+            before = event.answer.answer
+            with_indexing(event.answer, indexing)
+            if event.answer.answer != before:
+                yield AnswerEvent(event.answer.answer[len(before):])
+        yield event

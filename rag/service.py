@@ -14,7 +14,7 @@ from typing import Any
 
 from indexes.embedder import Embedder
 from indexes.kg import LLMOpenIE
-from rag.answers import Answer, Passage
+from rag.answers import Answer, Passage, stream_with_indexing, with_indexing
 from rag.errors import InvalidInputError
 from rag.generators.extractive import ExtractiveGenerator
 from rag.generators.factory import check_generator_name, make_answerer
@@ -256,11 +256,22 @@ class RagService:
         with `document_id` the answer comes from that document's memory blocks."""
         k = self._checked_k(question, top_k, "question")
         if session_id is not None or document_id is not None:
-            return ask_with_memory(self, collection, question, retriever=retriever, k=k,
-                                   generator=generator, session_id=session_id,
-                                   document_id=document_id)
-        return ask(question, retriever=self.retriever(collection, retriever, generator=generator),
-                   store=self.store, generator=self.answerer(generator), k=k)
+            answer = ask_with_memory(self, collection, question, retriever=retriever, k=k,
+                                     generator=generator, session_id=session_id,
+                                     document_id=document_id)
+        else:
+            answer = ask(question, retriever=self.retriever(collection, retriever, generator=generator),
+                         store=self.store, generator=self.answerer(generator), k=k)
+        return with_indexing(answer, self.indexing_status(collection))
+
+    def indexing_status(self, collection: CollectionRow) -> dict[str, Any] | None:
+        """How many documents of `collection` wait to be indexed (not searchable yet) and
+        the ids of the unfinished jobs indexing them; None when there are none."""
+        pending = self.store.query("SELECT COUNT(*) FROM documents WHERE collection_id=? AND"
+                                   " indexed=0", (collection.id,))[0][0]
+        jobs = [j["id"] for j in self.store.unfinished_jobs()
+                if j["kind"] == "index" and j["collection"] == collection.name]
+        return {"pending_documents": pending, "jobs": jobs} if pending else None
 
     def ask_stream(self, collection: CollectionRow, question: str, *, retriever: str | None = None,
                    top_k: int | None = None, generator: str | None = None,
@@ -272,14 +283,16 @@ class RagService:
         so their errors raise here; generation runs as the events are read."""
         k = self._checked_k(question, top_k, "question")
         if session_id is not None or document_id is not None:
-            return stream_with_memory(self, collection, question, retriever=retriever, k=k,
-                                      generator=generator, session_id=session_id,
-                                      document_id=document_id)
-        answerer = self.answerer(generator)
-        passages, trace = retrieve(question, retriever=self.retriever(collection, retriever,
-                                                                      generator=generator),
-                                   store=self.store, k=k)
-        return answer_events(answerer, question, passages, trace)
+            events = stream_with_memory(self, collection, question, retriever=retriever, k=k,
+                                        generator=generator, session_id=session_id,
+                                        document_id=document_id)
+        else:
+            answerer = self.answerer(generator)
+            passages, trace = retrieve(question, retriever=self.retriever(collection, retriever,
+                                                                          generator=generator),
+                                       store=self.store, k=k)
+            events = answer_events(answerer, question, passages, trace)
+        return stream_with_indexing(events, self.indexing_status(collection))
 
     def _graph_openie(self) -> LLMOpenIE | None:
         """OpenIE for knowledge graphs: HippoRAG's NER and triple prompts through the

@@ -100,6 +100,10 @@ def _print_answer(data: dict) -> None:
 
 def _print_citations(data: dict) -> None:
     console.print(f"[dim]generator: {data['generator']}[/dim]")
+    if data.get("indexing"):  # documents not searchable yet
+        pending = data["indexing"]
+        console.print(f"[yellow]still indexing: {pending['pending_documents']} document(s) "
+                      f"pending, job(s) {', '.join(pending['jobs']) or '-'}[/yellow]")
     for n, cite in enumerate(data["citations"], start=1):
         console.print(f"  [{n}] {cite['title']} (document {cite['document_id']}, "
                       f"chars {cite['start']}-{cite['end']})")

@@ -94,3 +94,47 @@ def test_session_ask_answers_from_core_memory_not_the_question(tmp_path, embedde
         memory.close()
     assert "Ada" in answer.answer and not answer.abstained
     assert all("What is my name?" not in c.text for c in answer.citations), answer.answer
+
+
+def test_with_indexing_says_documents_are_pending():
+    """Issue 19.4: an abstention while documents are pending names them and their jobs."""
+    from rag.answers import Answer, with_indexing
+
+    pending = {"pending_documents": 2, "jobs": ["j1"]}
+    answer = with_indexing(Answer(NO_ANSWER, [], True, "extractive"), pending)
+    assert answer.answer.startswith(NO_ANSWER) and "2 documents are still being indexed" in answer.answer
+    assert "j1" in answer.answer and answer.to_dict()["indexing"] == pending
+    found = with_indexing(Answer("Paris [1]", [], False, "extractive"), pending)
+    assert found.answer == "Paris [1]" and found.indexing == pending  # field only
+    assert with_indexing(Answer(NO_ANSWER, [], True, "x"), None).to_dict()["indexing"] is None
+
+
+@pytest.mark.integration
+def test_ask_while_indexing_reports_pending_documents(tmp_path, embedder, capsys):
+    """Issue 19.4 through the service, the HTTP schema and the CLI's printout."""
+    from api.schemas import AskResponse
+    from rag.cli.query import _print_answer
+    from rag.service import RagService
+    from rag.settings import Settings
+
+    service = RagService(Settings(data_dir=tmp_path), embedder=embedder).open()
+    try:
+        collection = service.collection("kb", create=True)
+        job_id, _ = service.add_documents(collection, service.parse_records([
+            {"id": "tower", "title": "Eiffel Tower", "text": "The Eiffel Tower is in Paris."}]))
+        answer = service.ask(collection, "Where is the Eiffel Tower?")
+        assert answer.abstained, answer.answer
+        assert answer.indexing == {"pending_documents": 1, "jobs": [job_id]}
+        assert "1 document is still being indexed" in answer.answer and job_id in answer.answer
+        assert AskResponse(**answer.to_dict()).indexing.pending_documents == 1
+        _print_answer(answer.to_dict())
+        printed = " ".join(capsys.readouterr().err.split())  # the CLI's console is stderr
+        assert f"1 document(s) pending, job(s) {job_id}" in printed
+        events = list(service.ask_stream(collection, "Where is the Eiffel Tower?"))
+        final = events[-1].answer
+        assert "".join(e.text for e in events[:-1]) == final.answer and final.indexing
+        service.run_job(job_id)
+        done = service.ask(collection, "Where is the Eiffel Tower?")
+        assert not done.abstained and done.indexing is None and "indexed" not in done.answer
+    finally:
+        service.close()
