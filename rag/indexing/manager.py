@@ -32,7 +32,6 @@ from indexes.errors import EmbedderMismatchError, IndexFormatError
 from indexes.kg import (
     KGSettings,
     KnowledgeGraphIndex,
-    OpenIECache,
     OpenIEExtractor,
     match_hipporag_docs,
     read_hipporag_docs,
@@ -40,6 +39,7 @@ from indexes.kg import (
 from rag.errors import InvalidInputError
 from rag.indexing.generations import current_generation, read_manifest, write_generation
 from rag.settings import GraphSettings, IndexSettings
+from rag.storage.openie_cache import StoreOpenIECache
 from rag.storage.store import CollectionRow, Store
 
 log = logging.getLogger(__name__)
@@ -136,7 +136,7 @@ class IndexManager:
                               dense_prior_weight=g.dense_prior_weight,
                               title_seed_weight=g.title_seed_weight,
                               prefer_sources=tuple(g.prefer_sources))
-        return KnowledgeGraphIndex(self.embedder, dense=dense, cache=OpenIECache(self.store.path),
+        return KnowledgeGraphIndex(self.embedder, dense=dense, cache=StoreOpenIECache(self.store),
                                    openie=self.openie() if self.openie else None, settings=settings)
 
     def get(self, collection: CollectionRow) -> CollectionIndexes:
@@ -320,7 +320,7 @@ class IndexManager:
         docs = read_hipporag_docs(Path(path))
         ids = self._chunk_ids(collection)
         pairs, unmatched = match_hipporag_docs(docs, self._chunks(ids))
-        cache = OpenIECache(self.store.path)
+        cache = StoreOpenIECache(self.store)
         cache.put_many({h: r for _, h, r in pairs}.items())
         matched_chunks = len({cid for cid, _, _ in pairs})
         report: dict[str, Any] = {

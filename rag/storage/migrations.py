@@ -87,6 +87,16 @@ MIGRATIONS: list[str] = [
         owner_key_id INTEGER NOT NULL
     )
     """,
+    # 4: the KG's OpenIE cache (rag/storage/openie_cache.py). IF NOT EXISTS: before v4 the
+    # cache created this table itself, so older data dirs may have it already.
+    """
+    CREATE TABLE IF NOT EXISTS kg_openie_cache (
+        text_hash TEXT NOT NULL,
+        source TEXT NOT NULL,
+        result TEXT NOT NULL,
+        PRIMARY KEY (text_hash, source)
+    )
+    """,
 ]
 
 

@@ -12,11 +12,12 @@ from indexes.errors import EmbedderMismatchError, IndexFormatError
 from indexes.kg import (
     KGSettings,
     KnowledgeGraphIndex,
-    OpenIECache,
     OpenIEResult,
     read_hipporag_openie,
 )
 from indexes.kg.openie import text_hash
+from rag.storage.openie_cache import StoreOpenIECache
+from rag.storage.store import Store
 from tests.indexes.kg.fakes import FakeEmbedder, FakeOpenIE
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "kg"
@@ -94,7 +95,7 @@ def test_delete_cleans_up_orphans() -> None:
 
 @pytest.mark.unit
 def test_cache_avoids_second_extraction(tmp_path: Path) -> None:
-    cache = OpenIECache(tmp_path / "kg.sqlite")
+    cache = StoreOpenIECache(Store(tmp_path / "kg.sqlite").connect())
     first, extractor = make()
     first.cache = cache
     first.add(CHUNKS)
@@ -106,8 +107,8 @@ def test_cache_avoids_second_extraction(tmp_path: Path) -> None:
 
 def indexed_with_imported_openie(tmp_path: Path):
     """An index over three chunks, two of them in the tiny HippoRAG OpenIE file (imported)."""
-    cache = OpenIECache(tmp_path / "kg.sqlite")
-    cache.import_results(read_hipporag_openie(DATA / "hipporag_openie_tiny.json"))
+    cache = StoreOpenIECache(Store(tmp_path / "kg.sqlite").connect())
+    cache.put_many(read_hipporag_openie(DATA / "hipporag_openie_tiny.json").items())
     index, extractor = make(prefer_sources=("import",))
     index.cache = cache
     index.add([Chunk(10, "Lake Ontario borders the province of Ontario and the state of "
@@ -206,7 +207,7 @@ def test_auto_mode_follows_the_triples_sources(tmp_path: Path) -> None:
 
 @pytest.mark.unit
 def test_outdated_passages_after_an_import(tmp_path: Path) -> None:
-    cache = OpenIECache(tmp_path / "kg.sqlite")
+    cache = StoreOpenIECache(Store(tmp_path / "kg.sqlite").connect())
     index, _ = make(prefer_sources=("import",))
     index.cache = cache
     index.add(CHUNKS)

@@ -1,4 +1,4 @@
-"""The SQLite OpenIE cache."""
+"""The OpenIE cache in the store's SQLite database (created by the store's migrations)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from indexes.kg.cache import TABLE, OpenIECache
+from indexes.kg.cache import OpenIECache
 from indexes.kg.openie import OpenIEResult
+from rag.storage.openie_cache import TABLE, StoreOpenIECache
+from rag.storage.store import Store
 
 pytestmark = pytest.mark.unit
 
 
 def test_put_get_with_source_preference(tmp_path: Path) -> None:
-    cache = OpenIECache(tmp_path / "c.sqlite")
+    cache = StoreOpenIECache(Store(tmp_path / "c.sqlite").connect())
+    assert isinstance(cache, OpenIECache)
     spacy = OpenIEResult.build(["a"], [], source="spacy")
     imported = OpenIEResult.build(["b"], [["b", "r", "c"]], source="import")
     assert cache.put_many([("h1", spacy), ("h2", spacy), ("h1", imported)]) == 3
@@ -27,7 +30,7 @@ def test_put_get_with_source_preference(tmp_path: Path) -> None:
 
 
 def test_many_keys(tmp_path: Path) -> None:
-    cache = OpenIECache(tmp_path / "c.sqlite")
+    cache = StoreOpenIECache(Store(tmp_path / "c.sqlite").connect())
     result = OpenIEResult.build(["a"], [], source="s")
     cache.put_many((f"h{i}", result) for i in range(1200))
     assert len(cache.get_many([f"h{i}" for i in range(1300)], ["s"])) == 1200
