@@ -17,41 +17,34 @@ import hmac
 import ipaddress
 import re
 import secrets
-import sqlite3
-import time
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 from rag.errors import (
-    ConflictError,
     InvalidInputError,
     NotFoundError,
     TooManyRequestsError,
     UnauthorizedError,
 )
+from rag.storage import keys as key_rows
+from rag.storage.keys import (  # the ownership rows, part of this module's interface
+    ApiKey,
+    active_key_count,
+    forget_session,
+    session_owner,
+    session_owners,
+    set_session_owner,
+)
 from rag.storage.store import Store
+
+__all__ = ["ApiKey", "Principal", "active_key_count", "check_job_quota", "create_key",
+           "decide_auth", "forget_session", "list_keys", "revoke_key", "session_owner",
+           "session_owners", "set_session_owner", "verify_key"]
 
 TOKEN_PREFIX = "rgm_"
 DISPLAY_CHARS = 12  # "rgm_" + 8 characters: enough to tell keys apart, useless to guess
 KEY_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.@-]{0,63}$")
 AUTH_MODES = ("auto", "on", "off")
 JOB_RETRY_AFTER_S = 5
-
-
-@dataclass(frozen=True)
-class ApiKey:
-    """A key's record (never its secret)."""
-
-    id: int
-    name: str
-    prefix: str
-    admin: bool
-    created: float
-    revoked_at: float | None
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict, with `status` active or revoked."""
-        return asdict(self) | {"status": "revoked" if self.revoked_at else "active"}
 
 
 @dataclass(frozen=True)
@@ -124,20 +117,14 @@ def create_key(store: Store, name: str, *, admin: bool = False) -> tuple[ApiKey,
         raise InvalidInputError(f"invalid key name {name!r}: use 1-64 letters, digits, "
                                 "'_', '.', '@' or '-', starting with a letter")
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    try:
-        with store.transaction() as conn:
-            cursor = conn.execute(
-                "INSERT INTO api_keys(name, prefix, secret_sha256, admin, created)"
-                " VALUES (?,?,?,?,?)",
-                (name, secret[:DISPLAY_CHARS], hash_secret(secret), int(admin), time.time()))
-    except sqlite3.IntegrityError as exc:
-        raise ConflictError(f"an active key is already called {name!r}") from exc
-    return _key(store, "id=?", (cursor.lastrowid,))[0], secret
+    key_id = key_rows.insert_key(store, name, prefix=secret[:DISPLAY_CHARS],
+                                 secret_sha256=hash_secret(secret), admin=admin)
+    return key_rows.key_by_id(store, key_id), secret
 
 
 def list_keys(store: Store) -> list[ApiKey]:
     """Every key, revoked ones too, oldest first."""
-    return _key(store, "1", ())
+    return key_rows.all_keys(store)
 
 
 def revoke_key(store: Store, ref: str) -> ApiKey:
@@ -147,14 +134,13 @@ def revoke_key(store: Store, ref: str) -> ApiKey:
     Raises:
         NotFoundError: when no key matches.
     """
-    found = (_key(store, "id=?", (int(ref),)) if ref.isdigit()
-             else _key(store, "name=? AND revoked_at IS NULL", (ref,)))
-    if not found:
+    found = (key_rows.find_key(store, key_id=int(ref)) if ref.isdigit()
+             else key_rows.find_key(store, active_name=ref))
+    if found is None:
         raise NotFoundError(f"no API key {ref!r}")
-    if found[0].revoked_at is None:
-        with store.transaction() as conn:
-            conn.execute("UPDATE api_keys SET revoked_at=? WHERE id=?", (time.time(), found[0].id))
-    return _key(store, "id=?", (found[0].id,))[0]
+    if found.revoked_at is None:
+        key_rows.revoke(store, found.id)
+    return key_rows.key_by_id(store, found.id)
 
 
 def verify_key(store: Store, secret: str) -> Principal:
@@ -164,19 +150,12 @@ def verify_key(store: Store, secret: str) -> Principal:
         UnauthorizedError: for an unknown or revoked key.
     """
     digest = hash_secret(secret)
-    rows = store.query("SELECT id, name, admin, revoked_at, secret_sha256 FROM api_keys"
-                       " WHERE prefix=?", (secret[:DISPLAY_CHARS],))
-    for row in rows:
-        if hmac.compare_digest(row["secret_sha256"], digest):
-            if row["revoked_at"] is not None:
+    for key, stored in key_rows.keys_with_prefix(store, secret[:DISPLAY_CHARS]):
+        if hmac.compare_digest(stored, digest):
+            if key.revoked_at is not None:
                 raise UnauthorizedError("this API key has been revoked")
-            return Principal(key_id=row["id"], name=row["name"], admin=bool(row["admin"]))
+            return Principal(key_id=key.id, name=key.name, admin=key.admin)
     raise UnauthorizedError("invalid API key")
-
-
-def active_key_count(store: Store) -> int:
-    """How many keys are not revoked."""
-    return store.query("SELECT COUNT(*) FROM api_keys WHERE revoked_at IS NULL")[0][0]
 
 
 def check_job_quota(store: Store, owner_key_id: int | None, limit: int) -> None:
@@ -188,43 +167,8 @@ def check_job_quota(store: Store, owner_key_id: int | None, limit: int) -> None:
     """
     if owner_key_id is None:
         return
-    active = store.query("SELECT COUNT(*) FROM jobs WHERE owner_key_id=? AND status IN"
-                         " ('queued','running')", (owner_key_id,))[0][0]
+    active = key_rows.active_job_count(store, owner_key_id)
     if active >= limit:
         raise TooManyRequestsError(f"{active} jobs are queued or running for this key (the "
                                    f"limit is {limit}); retry when one has finished",
                                    retry_after=JOB_RETRY_AFTER_S)
-
-
-# -- sessions (their rows live in memory/; ownership is kept here) -----------------------
-def set_session_owner(store: Store, session_id: str, owner_key_id: int | None) -> None:
-    """Record the key that created a session (nothing for anonymous callers)."""
-    if owner_key_id is not None:
-        with store.transaction() as conn:
-            conn.execute("INSERT OR REPLACE INTO session_owners(session_id, owner_key_id)"
-                         " VALUES (?,?)", (session_id, owner_key_id))
-
-
-def session_owners(store: Store) -> dict[str, int]:
-    """Session id -> owning key id, for every session that has one."""
-    return {r["session_id"]: r["owner_key_id"]
-            for r in store.query("SELECT session_id, owner_key_id FROM session_owners")}
-
-
-def session_owner(store: Store, session_id: str) -> int | None:
-    """The key that owns a session (None: made with auth off)."""
-    rows = store.query("SELECT owner_key_id FROM session_owners WHERE session_id=?",
-                       (session_id,))
-    return rows[0]["owner_key_id"] if rows else None
-
-
-def forget_session(store: Store, session_id: str) -> None:
-    """Drop a deleted session's owner row."""
-    with store.transaction() as conn:
-        conn.execute("DELETE FROM session_owners WHERE session_id=?", (session_id,))
-
-
-def _key(store: Store, where: str, params: tuple[Any, ...]) -> list[ApiKey]:
-    rows = store.query("SELECT id, name, prefix, admin, created, revoked_at FROM api_keys"
-                       f" WHERE {where} ORDER BY id", params)
-    return [ApiKey(**{**dict(r), "admin": bool(r["admin"])}) for r in rows]
