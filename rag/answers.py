@@ -49,10 +49,11 @@ class Answer:
     indexing: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able form."""
-        return {"answer": self.answer, "citations": [c.to_dict() for c in self.citations],
+        """JSON-able form (with `indexing` only while documents are pending)."""
+        data = {"answer": self.answer, "citations": [c.to_dict() for c in self.citations],
                 "abstained": self.abstained, "generator": self.generator,
-                "retrieval": self.retrieval, "indexing": self.indexing}
+                "retrieval": self.retrieval}
+        return data if self.indexing is None else data | {"indexing": self.indexing}
 
 
 NO_ANSWER = "The collection does not contain passages that answer this question."
