@@ -5,7 +5,7 @@ const RETRIEVERS = ["hybrid", "bm25", "dense", "fusion", "crag", "adaptive", "hi
 const TABS = ["collections", "documents", "ask", "compare", "benchmarks", "sessions"];
 const KEY_STORE = "ragmem.apiKey";
 const state = { collection: sessionStorage.getItem("ragmem.collection") || "", collections: [],
-                session: null, sessions: [] };
+                session: null, sessions: [], documentsAsked: 0, collectionsAsked: 0 };
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
@@ -114,7 +114,9 @@ function setCollection(name) {
 }
 
 async function loadCollections() {
+  const asked = ++state.collectionsAsked;
   const { collections } = await api("/v1/collections");
+  if (asked !== state.collectionsAsked) return;
   state.collections = collections;
   const names = collections.map((c) => c.name);
   if (!names.includes(state.collection)) state.collection = names[0] || "";
@@ -147,7 +149,9 @@ async function loadDocuments() {
     tbody.replaceChildren(el("tr", {}, el("td", { colspan: 6, className: "empty" }, "Pick a collection first.")));
     return;
   }
+  const asked = ++state.documentsAsked;  // a slower, older answer must not overwrite a newer one
   const { documents } = await api(`${collectionPath()}/documents?limit=1000`);
+  if (asked !== state.documentsAsked) return;
   const rows = documents.map((d) => el("tr", { dataset: { id: d.id } },
     el("td", {}, d.title || d.id), el("td", { className: "muted" }, d.id),
     el("td", { className: "num" }, d.chars), el("td", { className: "num" }, d.chunks),
@@ -416,10 +420,11 @@ function resultsTable(result) {
   const fmt = (v) => (typeof v === "number" ? (Number.isInteger(v) ? String(v) : v.toFixed(4)) : String(v ?? ""));
   return [
     el("p", { className: "muted" }, `${result.dataset}: ${result.n_questions} questions over ${result.n_passages} passages`),
-    el("table", { className: "grid", "aria-label": "benchmark results", id: "bench-table" },
-      el("thead", {}, el("tr", {}, el("th", {}, "Retriever"), metrics.map((m) => el("th", { className: "num" }, m)))),
-      el("tbody", {}, retrievers.map((r) => el("tr", {}, el("th", {}, r),
-        metrics.map((m) => el("td", { className: "num" }, fmt(result.results[r][m])))))))];
+    el("div", { className: "table-scroll" }, el("table", { className: "grid metrics", "aria-label": "benchmark results", id: "bench-table" },
+      el("thead", {}, el("tr", {}, el("th", {}, "Retriever"),
+                         metrics.map((m) => el("th", { className: "num", title: m }, m.replace(/_/g, " "))))),
+      el("tbody", {}, retrievers.map((r) => el("tr", {}, el("th", { scope: "row" }, r),
+        metrics.map((m) => el("td", { className: "num" }, fmt(result.results[r][m]))))))))];
 }
 
 async function startBenchmark(event) {

@@ -14,7 +14,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.api.conftest import unique_name
+from rag.service import RagService
+from rag.settings import Settings
+from tests.api.conftest import LiveServer, unique_name, upload_json
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -29,6 +31,7 @@ if not CHROMIUM.exists() or not CHROMEDRIVER.exists():
     pytest.skip(REASON, allow_module_level=True)
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install selenium)")
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
@@ -41,6 +44,7 @@ FILES = {
                  "flows through it.",
 }
 QUESTION = "Who is the Eiffel Tower named after?"
+BENCH_DATA = Path(__file__).resolve().parents[1] / "data" / "bench"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--disable-dev-shm-usage", "--window-size=1280,900"]
@@ -148,9 +152,12 @@ def test_the_page_uploads_asks_cites_and_deletes(server, client, browser, tmp_pa
     # delete a document: gone from the page and from the API
     browser.find_element(By.ID, "tab-documents").click()
     victim = next(i for i in listed if i != doc_id)
-    row = browser.find_element(By.CSS_SELECTOR, f'#document-rows tr[data-id="{victim}"]')
-    row.find_element(By.CSS_SELECTOR, "button.delete-doc").click()
-    wait.until(EC.staleness_of(row))
+    victim_row = f'#document-rows tr[data-id="{victim}"]'
+    # (the tab reloads its list as it opens: a row found early may be replaced; retry then)
+    WebDriverWait(browser, 60, ignored_exceptions=[StaleElementReferenceException]).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, f"{victim_row} button.delete-doc").click() or True)
+    wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, victim_row))
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#document-rows tr[data-id]"))
     remaining = [r.get_attribute("data-id")
                  for r in browser.find_elements(By.CSS_SELECTOR, "#document-rows tr[data-id]")]
     assert remaining == [doc_id]
@@ -170,5 +177,85 @@ def test_the_page_uploads_asks_cites_and_deletes(server, client, browser, tmp_pa
     network = [u for u in urls if urlsplit(u).scheme not in ("chrome", "data", "blob", "about")]
     outside = [u for u in network if urlsplit(u)[:2] != origin[:2]]
     assert not outside, f"requests left {server.url}: {outside}"
-    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert_no_script_errors(browser)
+
+
+def assert_no_script_errors(driver) -> None:
+    errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
     assert not errors, errors
+
+
+@pytest.fixture
+def bench_server(tmp_path, embedder):
+    """A server whose datasets folder holds the tiny multihop set as `tiny`."""
+    shutil.copytree(BENCH_DATA, tmp_path / "datasets" / "multihop" / "tiny")
+    settings = Settings(data_dir=tmp_path / "data", datasets_dir=tmp_path / "datasets")
+    live = LiveServer(settings, RagService(settings, embedder=embedder)).start()
+    yield live
+    live.stop()
+
+
+def test_the_page_compares_benchmarks_and_chats_in_a_session(bench_server, browser):
+    import httpx
+
+    wait = WebDriverWait(browser, 180)
+    with httpx.Client(base_url=bench_server.url, timeout=60) as http:
+        assert http.post("/v1/collections", json={"name": "kb"}).status_code == 201
+        upload_json(http, "kb", [{"id": "eiffel", "title": "Eiffel Tower", "text": FILES["eiffel.txt"]},
+                                 {"id": "berlin", "title": "Berlin", "text": FILES["berlin.md"]}])
+    browser.get(f"{bench_server.url}/#compare")
+    wait.until(EC.visibility_of_element_located((By.ID, "panel-compare")))
+    wait.until(EC.text_to_be_present_in_element_value((By.ID, "current-collection"), "kb"))
+
+    # compare: one question, three retrievers side by side
+    browser.find_element(By.ID, "compare-question").send_keys(QUESTION, Keys.ENTER)
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#compare-columns .column .passages")) == 3)
+    columns = browser.find_elements(By.CSS_SELECTOR, "#compare-columns .column")
+    assert [c.get_attribute("data-retriever") for c in columns] == ["bm25", "dense", "hybrid"]
+    assert all("Gustave Eiffel" in c.text for c in columns)
+    shot(browser, "06-compare")
+
+    # benchmarks: start the named dataset, watch it, read the results table
+    browser.find_element(By.ID, "tab-benchmarks").click()
+    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, '#bench-dataset option[value="tiny"]')))
+    browser.find_element(By.CSS_SELECTOR, "#bench-form button[type=submit]").click()
+    table = wait.until(EC.visibility_of_element_located((By.ID, "bench-table")))
+    rows = [r.find_element(By.TAG_NAME, "th").text for r in table.find_elements(By.CSS_SELECTOR, "tbody tr")]
+    assert sorted(rows) == ["bm25", "dense", "hybrid"]
+    assert "R@5" in table.find_element(By.TAG_NAME, "thead").text
+    assert browser.find_element(By.ID, "bench-state").get_attribute("data-status") == "done"
+    shot(browser, "07-benchmark-results")
+
+    # sessions: a session on kb; the reply streams into the chat
+    browser.find_element(By.ID, "tab-sessions").click()
+    browser.find_element(By.ID, "session-name").send_keys("trip", Keys.ENTER)
+    chat = wait.until(EC.element_to_be_clickable((By.ID, "chat-input")))
+    chat.send_keys(QUESTION, Keys.ENTER)
+    wait.until(lambda d: "Gustave Eiffel" in d.find_element(By.CSS_SELECTOR, "#chat-log li.assistant").text)
+    with httpx.Client(base_url=bench_server.url, timeout=60) as http:
+        session = http.get("/v1/sessions").json()["sessions"][0]
+        messages = http.get(f"/v1/sessions/{session['id']}/messages").json()["messages"]
+    assert session["name"] == "trip" and session["collection"] == "kb"
+    assert [m["role"] for m in messages] == ["user", "assistant"]
+    shot(browser, "08-session-chat")
+    assert_no_script_errors(browser)
+
+
+def test_the_api_key_is_kept_in_session_storage_and_sent_as_bearer(auth_server, key_client, browser):
+    wait = WebDriverWait(browser, 60)
+    http = key_client("ui")
+    name = unique_name("ui-auth")
+    assert http.post("/v1/collections", json={"name": name}).status_code == 201
+    browser.get(f"{auth_server.url}/")
+    wait.until(EC.text_to_be_present_in_element((By.ID, "status"), "401"))  # no key yet
+    key = browser.find_element(By.ID, "api-key")
+    key.send_keys(http.secret, Keys.TAB)
+    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, f'#collection-rows tr[data-name="{name}"]')))
+    assert browser.execute_script("return sessionStorage.getItem('ragmem.apiKey')") == http.secret
+    sent = [json.loads(e["message"])["message"]["params"] for e in browser.get_log("performance")]
+    bearer = [p for p in sent if p.get("request", {}).get("url", "").endswith("/v1/collections")
+              and p["request"].get("headers", {}).get("Authorization") == f"Bearer {http.secret}"]
+    assert bearer, "no /v1/collections request carried the key"
+    browser.refresh()  # kept for the tab's session
+    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, f'#collection-rows tr[data-name="{name}"]')))
+    assert browser.find_element(By.ID, "api-key").get_attribute("value") == http.secret
