@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 from rag.retrieval.base import RetrieverName
 
@@ -145,6 +152,13 @@ class AskResponse(BaseModel):
     indexing: IndexingOut | None = Field(None, description="set while documents of the "
                                          "collection are still being indexed (the answer may "
                                          "be among them); an abstention then says so")
+
+    @model_serializer(mode="wrap")
+    def _indexing_only_when_pending(self, handler: SerializerFunctionWrapHandler):  # noqa: ANN202
+        data = handler(self)  # no return annotation: the documented schema stays the model's
+        if data.get("indexing") is None:
+            data.pop("indexing", None)
+        return data
 
 
 class Health(BaseModel):
