@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from rag.generators.llm_answer import AnswerEvent
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -59,6 +56,15 @@ class Answer:
 NO_ANSWER = "The collection does not contain passages that answer this question."
 
 
+
+@dataclass(frozen=True)
+class AnswerEvent:
+    """One event of a streamed answer: a text piece, or (last) the whole answer."""
+
+    text: str = ""
+    answer: Answer | None = None
+
+
 def pending_note(indexing: dict[str, Any]) -> str:
     """One sentence saying that documents are still being indexed, with the job ids."""
     n, jobs = indexing["pending_documents"], indexing.get("jobs") or []
@@ -81,8 +87,6 @@ def stream_with_indexing(events: Iterator[AnswerEvent], indexing: dict[str, Any]
                          ) -> Iterator[AnswerEvent]:
     """`with_indexing` for a stream: the note comes as one more text piece before the
     final event, so the pieces still add up to the answer."""
-    from rag.generators.llm_answer import AnswerEvent
-
     for event in events:
         if event.answer is not None:
             before = event.answer.answer

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from memory.assembly import Piece
 from memory.sessions import SessionContext
-from rag.answers import NO_ANSWER, Answer, Passage
+from rag.answers import NO_ANSWER, Answer, AnswerEvent, Passage
 from rag.errors import ConflictError, InvalidInputError
 from rag.generators.extractive import is_question
-from rag.generators.llm_answer import AnswerEvent, answer_events
+from rag.generators.llm_answer import answer_events
 from rag.ingest.chunking import split_sentences
 from rag.retrieval.pipeline import retrieve
 from rag.storage.store import CollectionRow

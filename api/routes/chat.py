@@ -24,8 +24,9 @@ from api.schemas import (
     ChatCompletionResponse,
     ChatUsage,
 )
+from rag.answers import AnswerEvent
 from rag.errors import InvalidInputError, RagmemError
-from rag.generators.llm_answer import AnswerEvent, answer_events
+from rag.generators.llm_answer import answer_events
 from rag.service import RagService
 
 router = APIRouter(prefix="/v1", tags=["openai"])

@@ -8,9 +8,8 @@ streams too. Events of a stream are `AnswerEvent`s: text pieces as the model wri
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 
-from rag.answers import NO_ANSWER, Answer, Citation, Passage
+from rag.answers import NO_ANSWER, Answer, AnswerEvent, Citation, Passage
 from rag.generators.base import GenerationParams, Generator
 from rag.prompts import (
     StreamingCitationFilter,
@@ -19,14 +18,6 @@ from rag.prompts import (
     check_citations,
     says_not_in_context,
 )
-
-
-@dataclass(frozen=True)
-class AnswerEvent:
-    """One event of a streamed answer: a text piece, or (last) the whole answer."""
-
-    text: str = ""
-    answer: Answer | None = None
 
 
 def cite(passage: Passage) -> Citation:
