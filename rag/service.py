@@ -14,11 +14,11 @@ from typing import Any
 
 from indexes.embedder import Embedder
 from indexes.kg import LLMOpenIE
-from rag.answers import Answer, Passage, stream_with_indexing, with_indexing
+from rag.answers import Answer, AnswerEvent, Passage, stream_with_indexing, with_indexing
 from rag.errors import InvalidInputError
 from rag.generators.extractive import ExtractiveGenerator
 from rag.generators.factory import check_generator_name, make_answerer
-from rag.generators.llm_answer import AnswerEvent, answer_events
+from rag.generators.llm_answer import answer_events
 from rag.indexing.manager import GeneratorJSON, IndexManager, Progress
 from rag.ingest.documents import prepare_documents
 from rag.ingest.parsers import ParsedDocument, parse_file, parse_records
@@ -43,9 +43,11 @@ class RagService:
     def __init__(self, settings: Settings, *, embedder: Embedder | None = None) -> None:
         self.settings = settings
         self.store = Store(settings.data_dir / "ragmem.sqlite3")
-        self.embedder = embedder or Embedder(settings.index.embedder, device=settings.index.device,
-                                             batch_size=settings.index.batch_size,
-                                             torch_threads=settings.index.torch_threads)
+        self.embedder = embedder or Embedder(
+            settings.index.embedder, device=settings.index.device,
+            batch_size=settings.index.batch_size, torch_threads=settings.index.torch_threads,
+            backend=settings.index.embedder_backend,
+            cache_dir=(settings.generation.models_dir or settings.data_dir / "models") / "embedder-onnx")
         self.indexes = IndexManager(self.store, self.embedder, settings.data_dir / "collections",
                                     settings.index, settings.graph, openie=self._graph_openie)
         self.generator = ExtractiveGenerator(self.embedder,

@@ -24,6 +24,11 @@ class IndexSettings(BaseModel):
     bm25_b: float = Field(0.75, ge=0, le=1)
     torch_threads: int | None = Field(None, ge=1, description="torch intra-op threads for the "
                                       "embedder (1 helps query latency on a busy CPU); None: torch's default")
+    embedder_backend: str = Field("torch", pattern="^(torch|onnx|onnx-int8)$",
+                                  description="torch (sentence-transformers), onnx (ONNX Runtime, "
+                                  "the same vectors) or onnx-int8 (dynamic int8: vectors of its own "
+                                  "name); ONNX files are cached under <models_dir>/embedder-onnx; "
+                                  "torch_threads also sets ONNX Runtime's intra-op threads")
 
 
 class GraphSettings(BaseModel):

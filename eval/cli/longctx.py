@@ -73,7 +73,9 @@ def memory_tools(settings: Settings) -> dict[str, Any]:
 
     idx, mem = settings.index, settings.memory
     embedder = Embedder(idx.embedder, device=idx.device, batch_size=idx.batch_size,
-                        torch_threads=idx.torch_threads).load()
+                        torch_threads=idx.torch_threads, backend=idx.embedder_backend,
+                        cache_dir=(settings.generation.models_dir or settings.data_dir / "models")
+                        / "embedder-onnx").load()
     config = AssemblyConfig(n_init=mem.n_init, n_local=mem.n_local, top_k=mem.top_k,
                             block_tokens=mem.block_tokens, reps=mem.reps)
     return {"encoder": embedder, "counter": HFTokenCounter(embedder.tokenizer), "config": config,
