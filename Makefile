@@ -25,7 +25,7 @@ serve: $(STAMP)
 	$(BIN)/ragmem serve --host $(HOST) --port $(PORT)
 
 # ruff first (cheap); the suite includes tests/test_architecture.py (floors, cycles, sizes).
-test: $(STAMP)
+test: install
 	$(BIN)/ruff check rag indexes memory api eval tests
 	$(BIN)/python -m pytest -q
 
