@@ -21,14 +21,13 @@ from typing import TYPE_CHECKING, Any
 from rag.answers import Answer, Passage
 from rag.errors import InvalidInputError
 from rag.ingest.parsers import ParsedDocument
-from rag.service import RagService
+from rag.service import DEFAULT_COLLECTION, RagService
 from rag.settings import Settings, offline_environment
 from rag.storage.rows import CollectionRow
 
 if TYPE_CHECKING:
     from indexes.embedder import Embedder
 
-DEFAULT_COLLECTION = "default"
 
 
 @dataclass(frozen=True)
