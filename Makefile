@@ -65,4 +65,4 @@ $(VLLM_STAMP): pyproject.toml
 test-vllm: $(VLLM_STAMP)
 	RAGMEM_GENERATION__MODELS_DIR=$(MODELS_DIR) $(VLLM_BIN)/ragmem models prepare smollm2
 	RAGMEM_GENERATION__MODELS_DIR=$(MODELS_DIR) $(VLLM_BIN)/python -m pytest -q -p no:cacheprovider --durations=8 \
-		-m "vllm or integration or unit" tests/rag/generators tests/rag/test_prompts.py tests/api/test_chat.py
+		-m "vllm or integration or unit" tests/rag/generation tests/rag/generation/test_prompts.py tests/api/test_chat.py

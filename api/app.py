@@ -16,9 +16,9 @@ from api.errors import install_error_handlers
 from api.limits import BodyLimitMiddleware
 from api.routes import benchmarks, chat, collections, documents, health, jobs, openai_compat, query, sessions
 from eval.jobs import run_benchmark_job
-from rag.jobs import JobWorker
-from rag.keys import AuthDecision, active_key_count, decide_auth
-from rag.service import RagService
+from rag.service.core import RagService
+from rag.service.jobs import JobWorker
+from rag.service.keys import AuthDecision, active_key_count, decide_auth
 from rag.settings import Settings, get_settings, offline_environment
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ def create_app(settings: Settings | None = None, *, service: RagService | None =
     """Build the app; the service is opened (model loaded) in the lifespan, not here.
 
     `auth` says whether /v1 asks for an API key (default: `settings.auth.mode` for a
-    server bound to `settings.host`, see `rag.keys.decide_auth`).
+    server bound to `settings.host`, see `rag.service.keys.decide_auth`).
     """
     offline_environment()
     settings = settings or get_settings()

@@ -34,8 +34,8 @@ def serve(
     import uvicorn
 
     from api.app import create_app
-    from rag.keys import AUTH_MODES, decide_auth
-    from rag.service import RagService
+    from rag.service.core import RagService
+    from rag.service.keys import AUTH_MODES, decide_auth
     from rag.settings import AuthSettings
 
     settings = load_settings(data_dir)

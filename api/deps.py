@@ -12,11 +12,11 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from rag import keys
 from rag.errors import NotFoundError, UnauthorizedError
-from rag.jobs import JobWorker
-from rag.keys import ANONYMOUS, Principal
-from rag.service import RagService
+from rag.service import keys
+from rag.service.core import RagService
+from rag.service.jobs import JobWorker
+from rag.service.keys import ANONYMOUS, Principal
 from rag.storage.store import CollectionRow
 
 bearer = HTTPBearer(auto_error=False, description="an API key from `ragmem keys create`")

@@ -24,7 +24,7 @@ from rag.errors import (
     UnauthorizedError,
     UnsupportedMediaError,
 )
-from rag.generators.base import GeneratorUnavailableError
+from rag.generation.base import GeneratorUnavailableError
 
 log = logging.getLogger(__name__)
 

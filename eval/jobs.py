@@ -14,7 +14,7 @@ from typing import Any
 from eval.datasets import Dataset, load_beir, load_multihop
 from eval.runner import run_benchmark
 from rag.errors import InvalidInputError, NotFoundError
-from rag.service import RagService
+from rag.service.core import RagService
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 

@@ -23,7 +23,7 @@ import numpy as np
 from eval.datasets import Dataset
 from eval.runner import Progress, prepare_collection, prepare_graph, use_openie
 from indexes.base import Chunk
-from rag.service import RagService
+from rag.service.core import RagService
 
 
 def _chunks(service: RagService, ids: Sequence[int]) -> list[Chunk]:

@@ -18,7 +18,7 @@ from typing import Any
 from eval.datasets import Dataset, Question
 from eval.metrics import summarize
 from rag.retrieval.pipeline import hydrate
-from rag.service import RagService
+from rag.service.core import RagService
 from rag.storage.store import CollectionRow, NewDocument
 
 Progress = Callable[[str, int, int], None]

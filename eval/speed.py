@@ -28,7 +28,7 @@ from indexes.bm25 import BM25Index
 from indexes.dense import DenseIndex
 from indexes.embedder import Embedder
 from rag.retrieval.factory import build_retriever
-from rag.service import RagService
+from rag.service.core import RagService
 from rag.settings import Settings
 
 Progress = Callable[[str, int, int], None]

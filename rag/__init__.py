@@ -2,7 +2,8 @@
 
 Folders by role: `storage/` (SQLite, migrations, the data-dir lock), `ingest/` (parsers,
 chunking), `indexing/` (the index manager and on-disk generations), `retrieval/`
-(retrievers, fusion, CRAG, adaptive routing), `generators/` (answer backends), `cli/`
+(retrievers, fusion, CRAG, adaptive routing), `generation/` (answers, prompts, answer
+backends), `service/` (RagService and what it owns), `cli/`
 (the commands that need only rag). The names below load lazily, so importing a
 submodule (the CLI's start-up) does not pull in the models.
 """
@@ -18,7 +19,7 @@ def __getattr__(name: str) -> Any:
 
         return getattr(client, name)
     if name in ("Answer", "Citation", "Passage"):
-        from rag import answers
+        from rag.generation import answers
 
         return getattr(answers, name)
     raise AttributeError(f"module 'rag' has no attribute {name!r}")

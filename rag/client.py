@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rag.answers import Answer, Passage
 from rag.errors import InvalidInputError
+from rag.generation.answers import Answer, Passage
 from rag.ingest.parsers import ParsedDocument
-from rag.service import DEFAULT_COLLECTION, RagService
+from rag.service.core import DEFAULT_COLLECTION, RagService
 from rag.settings import Settings, offline_environment
 from rag.storage.rows import CollectionRow
 

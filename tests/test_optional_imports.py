@@ -82,7 +82,7 @@ def report() -> dict:
 
 def test_packages_import_without_faiss(report) -> None:
     assert {"indexes", "rag", "memory"} <= set(report["imported"])
-    assert {"indexes.dense", "rag.service", "rag.indexing.manager"} <= set(report["imported"])
+    assert {"indexes.dense", "rag.service.core", "rag.indexing.manager"} <= set(report["imported"])
     assert report["failed"] == {}
     assert report["faiss_loaded"] is False
 

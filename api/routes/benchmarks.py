@@ -16,7 +16,7 @@ from eval.datasets import load_multihop
 from eval.jobs import available_datasets, resolve_dataset
 from rag.errors import InvalidInputError, NotFoundError, PayloadTooLargeError, UnsupportedMediaError
 from rag.retrieval.base import RETRIEVER_NAMES
-from rag.service import RagService
+from rag.service.core import RagService
 
 router = APIRouter(prefix="/v1/benchmarks", tags=["benchmarks"])
 

@@ -24,10 +24,10 @@ from api.schemas import (
     ChatCompletionResponse,
     ChatUsage,
 )
-from rag.answers import AnswerEvent
 from rag.errors import InvalidInputError, RagmemError
-from rag.generators.llm_answer import answer_events
-from rag.service import RagService
+from rag.generation.answers import AnswerEvent
+from rag.generation.llm_answer import answer_events
+from rag.service.core import RagService
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.deps import PrincipalDep, ServiceDep, visible_collection
 from rag.errors import EmbedderMismatchError, InvalidInputError
-from rag.service import RagService
+from rag.service.core import RagService
 from rag.storage.store import CollectionRow
 
 router = APIRouter(prefix="/v1", tags=["openai"])

@@ -11,8 +11,8 @@ from fastapi.responses import StreamingResponse
 
 from api.deps import CollectionDep, PrincipalDep, ServiceDep, check_session
 from api.schemas import AskRequest, AskResponse, RetrieveRequest, RetrieveResponse
-from rag.answers import AnswerEvent
 from rag.errors import RagmemError
+from rag.generation.answers import AnswerEvent
 
 router = APIRouter(prefix="/v1/collections/{name}", tags=["questions"])
 

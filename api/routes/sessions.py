@@ -26,8 +26,8 @@ from api.schemas import (
     SessionList,
     SessionOut,
 )
-from rag import keys
-from rag.memory_service import MAX_K, MemoryService
+from rag.service import keys
+from rag.service.memory import MAX_K, MemoryService
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
 

@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # rag.settings (pydantic-settings) is imported when a command
     from rag.settings import Settings
 
 DEFAULT_COLLECTION = "default"
-"""The collection commands use without `--collection` (the same as rag.service's)."""
+"""The collection commands use without `--collection` (the same as rag.service.core's)."""
 
 DataDirOption = Annotated[
     Path | None, typer.Option("--data-dir", help="Data directory (env RAGMEM_DATA_DIR; default ./ragmem-data)")
@@ -52,7 +52,7 @@ def open_service(data_dir: Path | None) -> Any:
     It holds the data dir's lock until the enclosing `cli_errors()` block ends (then it is
     closed), so a command fails clearly while a server or another command has the dir.
     """
-    from rag.service import RagService
+    from rag.service.core import RagService
 
     service = RagService(load_settings(data_dir)).open()
     opened = _opened.get()

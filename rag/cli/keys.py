@@ -1,4 +1,4 @@
-"""`ragmem keys create|list|revoke`: API keys for the HTTP API (rag/keys.py).
+"""`ragmem keys create|list|revoke`: API keys for the HTTP API (rag/service/keys.py).
 
 Keys live in the data dir's SQLite only (no model is loaded), so these commands also
 work while a server runs on the same dir, and take effect on its next request.
@@ -13,8 +13,8 @@ from typing import Annotated
 
 import typer
 
-from rag import keys
 from rag.cli.common import DataDirOption, JsonOption, cli_errors, console, emit, load_settings
+from rag.service import keys
 from rag.storage.store import Store
 
 keys_app = typer.Typer(help="Create, list and revoke API keys (sent as 'Authorization: Bearer').",

@@ -27,7 +27,7 @@ def prepare(
     as_json: JsonOption = False,
 ) -> None:
     """Turn a model shipped in a PyPI package into a local safetensors folder."""
-    from rag.models import prepare_model
+    from rag.generation.models import prepare_model
 
     with cli_errors():
         target = models_dir(data_dir)
@@ -46,7 +46,7 @@ def prepare(
 @models_app.command("list")
 def list_(data_dir: DataDirOption = None, as_json: JsonOption = False) -> None:
     """Packaged models and whether each is prepared."""
-    from rag.models import list_models
+    from rag.generation.models import list_models
 
     with cli_errors():
         rows = list_models(models_dir(data_dir))

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from indexes.base import Hit
-from rag.answers import Answer, Passage
+from rag.generation.answers import Answer, Passage
 from rag.retrieval.base import TracingRetriever
 from rag.retrieval.crag.decisions import abstention_answer
 from rag.storage.store import Store

@@ -1,6 +1,6 @@
 """API keys and ownership rows: `api_keys`, `session_owners`, and the jobs a key has open.
 
-The rules (who may see what, how secrets are made and checked) live in `rag/keys.py`;
+The rules (who may see what, how secrets are made and checked) live in `rag/service/keys.py`;
 this module only reads and writes the rows.
 """
 

@@ -65,7 +65,7 @@ MIGRATIONS: list[str] = [
     ALTER TABLE jobs ADD COLUMN result TEXT;
     ALTER TABLE jobs ADD COLUMN stage TEXT NOT NULL DEFAULT ''
     """,
-    # 3: API keys (only the SHA-256 of a secret is kept) and who owns what (rag/keys.py).
+    # 3: API keys (only the SHA-256 of a secret is kept) and who owns what (rag/service/keys.py).
     # A NULL owner: made with auth off, or before v3; with auth on only admin keys see it.
     """
     CREATE TABLE api_keys (

@@ -19,7 +19,7 @@ class CollectionRow:
     embedder: str
     dim: int
     created: float
-    owner_key_id: int | None = None  # the API key that owns it (rag/keys.py)
+    owner_key_id: int | None = None  # the API key that owns it (rag/service/keys.py)
 
 
 @dataclass(frozen=True)

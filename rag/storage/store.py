@@ -264,7 +264,7 @@ class Store:
     def create_job(self, collection: CollectionRow | None, *, kind: str, total: int,
                    payload: dict[str, Any] | None = None, owner_key_id: int | None = None) -> str:
         """Record a queued job; returns its id. It is charged to `owner_key_id`, by default
-        the collection's owner (per-key job limits, rag/keys.py)."""
+        the collection's owner (per-key job limits, rag/service/keys.py)."""
         job_id = uuid.uuid4().hex
         now = time.time()
         if owner_key_id is None and collection is not None:

@@ -18,8 +18,8 @@ import pytest
 import uvicorn
 
 from api.app import create_app
-from rag.keys import AuthDecision
-from rag.service import RagService
+from rag.service.core import RagService
+from rag.service.keys import AuthDecision
 from rag.settings import Settings
 
 MAX_UPLOAD_BYTES = 4096
@@ -139,7 +139,7 @@ def auth_server(tmp_path_factory, embedder) -> Iterator[LiveServer]:
 @pytest.fixture(scope="session")
 def key_client(auth_server) -> Iterator:
     """`key_client(name, admin=False)`: a new API key and an httpx client that sends it."""
-    from rag import keys
+    from rag.service import keys
 
     made: list[httpx.Client] = []
 

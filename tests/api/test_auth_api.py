@@ -8,7 +8,7 @@ import logging
 import httpx
 import pytest
 
-from rag import keys
+from rag.service import keys
 from tests.api.conftest import unique_name, upload_json, wait_for_job
 
 pytestmark = pytest.mark.integration

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.api.conftest import upload_json, wait_for_job
-from tests.rag.test_service import corpus_records
+from tests.rag.service.test_service import corpus_records
 
 pytestmark = pytest.mark.integration
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from rag.service import RagService
+from rag.service.core import RagService
 from tests.api.conftest import api_settings, start_server, upload_json, wait_for_job
-from tests.rag.test_service import corpus_records
+from tests.rag.service.test_service import corpus_records
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from rag.service import RagService
+from rag.service.core import RagService
 from rag.settings import Settings
 from tests.api.conftest import LiveServer, unique_name, upload_json
 

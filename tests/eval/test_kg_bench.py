@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import rag.service
+import rag.service.core
 from api.cli import app
 
 pytestmark = pytest.mark.integration
@@ -33,8 +33,8 @@ def bench(embedder, tmp_path_factory):
     """`ragmem bench ARGS... --data-dir DIR --json` as a dict (the loaded MiniLM reused)."""
     data_dir = tmp_path_factory.mktemp("kg-bench")
     patch = pytest.MonkeyPatch()
-    patch.setattr(rag.service, "RagService",
-                  functools.partial(rag.service.RagService, embedder=embedder))
+    patch.setattr(rag.service.core, "RagService",
+                  functools.partial(rag.service.core.RagService, embedder=embedder))
 
     def run(*args: str) -> dict:
         result = CliRunner().invoke(app, ["bench", *args, "--data-dir", str(data_dir), "--json"])

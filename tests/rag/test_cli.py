@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import rag.service
+import rag.service.core
 from api.cli import app
-from tests.rag.test_service import corpus_records
+from tests.rag.service.test_service import corpus_records
 
 pytestmark = pytest.mark.integration
 
@@ -24,8 +24,8 @@ def cli(embedder, tmp_path_factory):
     """Run `ragmem ARGS... --data-dir DIR`; every command's service reuses the loaded model."""
     data_dir = tmp_path_factory.mktemp("cli-data")
     patch = pytest.MonkeyPatch()
-    patch.setattr(rag.service, "RagService",
-                  functools.partial(rag.service.RagService, embedder=embedder))
+    patch.setattr(rag.service.core, "RagService",
+                  functools.partial(rag.service.core.RagService, embedder=embedder))
     runner = CliRunner()
 
     def run(*args: str, data: Path = data_dir):

@@ -67,6 +67,6 @@ def test_the_data_dir_is_held_while_open(tmp_path: Path, embedder) -> None:
 
 @pytest.mark.unit
 def test_importing_rag_loads_no_model() -> None:
-    code = "import sys, rag; print('torch' in sys.modules, 'rag.service' in sys.modules)"
+    code = "import sys, rag; print('torch' in sys.modules, 'rag.service.core' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]

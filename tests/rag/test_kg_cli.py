@@ -11,7 +11,7 @@ import networkx as nx
 import pytest
 from typer.testing import CliRunner
 
-import rag.service
+import rag.service.core
 from api.cli import app
 
 pytestmark = pytest.mark.integration
@@ -63,8 +63,8 @@ def cli(embedder, tmp_path_factory):
     `kgimp` hold the corpus."""
     data_dir = tmp_path_factory.mktemp("kg-cli")
     patch = pytest.MonkeyPatch()
-    patch.setattr(rag.service, "RagService",
-                  functools.partial(rag.service.RagService, embedder=embedder))
+    patch.setattr(rag.service.core, "RagService",
+                  functools.partial(rag.service.core.RagService, embedder=embedder))
     runner = CliRunner()
 
     def run(*args: str):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from rag.indexing.generations import current_generation
-from tests.rag.test_service import corpus_records, ingest, make_service
+from tests.rag.service.test_service import corpus_records, ingest, make_service
 
 pytestmark = pytest.mark.integration
 

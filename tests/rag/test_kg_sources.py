@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-import rag.service
+import rag.service.core
 from rag.settings import GenerationSettings, GraphSettings
 from tests.rag.test_kg_cli import CORPUS, RECORDS, hipporag_file
-from tests.rag.test_service import ingest, make_service
+from tests.rag.service.test_service import ingest, make_service
 
 pytestmark = pytest.mark.integration
 
@@ -60,7 +60,7 @@ def records() -> list[dict]:
 
 def test_llm_generator_supplies_the_graph_openie(tmp_path, embedder, monkeypatch) -> None:
     llm = FakeJSONLLM()
-    monkeypatch.setattr(rag.service, "make_answerer", lambda *args, **kwargs: FakeAnswerer(llm))
+    monkeypatch.setattr(rag.service.core, "make_answerer", lambda *args, **kwargs: FakeAnswerer(llm))
     service = make_service(tmp_path, embedder, generation=GenerationSettings(generator="openai"))
     kb, _, _ = ingest(service, "kb", records())
     assert llm.prompts == []  # ingestion alone never calls the LLM

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 import indexes.embedder
-import rag.service
+import rag.service.core
 from api.cli import app
 
 pytestmark = pytest.mark.integration
@@ -25,7 +25,8 @@ def cli(embedder, tmp_path_factory):
     """Run `ragmem ARGS... --data-dir DIR --json` and parse stdout; the model is loaded once."""
     data_dir = tmp_path_factory.mktemp("memory-cli")
     patch = pytest.MonkeyPatch()
-    patch.setattr(rag.service, "RagService", functools.partial(rag.service.RagService, embedder=embedder))
+    service_cls = functools.partial(rag.service.core.RagService, embedder=embedder)
+    patch.setattr(rag.service.core, "RagService", service_cls)
     patch.setattr(indexes.embedder, "Embedder", lambda *args, **kwargs: embedder)
     runner = CliRunner()
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from indexes.tokenize import BM25Tokenizer
-from rag.answers import Answer, Citation, Passage
 from rag.errors import RagmemError
+from rag.generation.answers import Answer, Citation, Passage
 from rag.ingest.chunking import split_sentences
 from rag.retrieval.context import JSONGenerator
 from rag.retrieval.query_variants import extract_entities

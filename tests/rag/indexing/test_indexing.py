@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from rag.indexing.generations import current_generation, read_manifest
-from tests.rag.test_service import QUERIES, corpus_records, ingest, make_service
+from tests.rag.service.test_service import QUERIES, corpus_records, ingest, make_service
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ import pytest
 import rag.indexing.manager
 from rag.errors import StorageError
 from rag.indexing.generations import current_generation, read_manifest
-from tests.rag.test_service import corpus_records, ingest, make_service, top_documents
+from tests.rag.service.test_service import corpus_records, ingest, make_service, top_documents
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ import pytest
 
 from indexes.base import Hit
 from indexes.tokenize import BM25Tokenizer
-from rag.answers import Passage
+from rag.generation.answers import Passage
 from rag.retrieval.base import Retrieval
 from rag.retrieval.context import RetrievalContext
 from rag.retrieval.crag.decisions import (

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from rag.generators.llm_answer import LLMAnswerer
+from rag.generation.llm_answer import LLMAnswerer
 from rag.retrieval.context import load_calibration, save_calibration
-from rag.service import RagService
+from rag.service.core import RagService
 from rag.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -28,7 +28,7 @@ LLM_QUERIES = ["Marie Curie Nobel Prize", "first female Nobel laureate"]
 
 
 class FakeLLM:
-    """Test double of an LLM backend (`rag.generators.base.Generator`)."""
+    """Test double of an LLM backend (`rag.generation.base.Generator`)."""
 
     name = "fake"
     max_model_len = 2048
@@ -88,7 +88,7 @@ def _service(built: Path, tmp_path: Path, embedder, monkeypatch, llm: FakeLLM,
 
     data_dir = tmp_path / "data"
     shutil.copytree(built, data_dir)
-    monkeypatch.setattr("rag.service.make_answerer",
+    monkeypatch.setattr("rag.service.core.make_answerer",
                         lambda name, settings, **_: LLMAnswerer(llm))
     return RagService(Settings(data_dir=data_dir, generation=generation), embedder=embedder).open()
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from rag.errors import DataDirLockedError, RagmemError
-from rag.service import RagService
+from rag.service.core import RagService
 from rag.settings import Settings
 from rag.storage.lock import LOCK_NAME, DataDirLock
 

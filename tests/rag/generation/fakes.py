@@ -14,7 +14,7 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from rag.generators.base import GenerationParams, PromptInput, as_messages, parse_json_object
+from rag.generation.base import GenerationParams, PromptInput, as_messages, parse_json_object
 
 
 class ScriptedGenerator:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answers import NO_ANSWER, Answer, Citation, Passage
-from rag.generators.base import GenerationParams, Generator, as_messages, parse_json_object
-from rag.generators.llm_answer import LLMAnswerer, answer_events, stream_whole
-from rag.prompts import NOT_IN_CONTEXT
-from tests.rag.generators.fakes import ScriptedGenerator
+from rag.generation.answers import NO_ANSWER, Answer, Citation, Passage
+from rag.generation.base import GenerationParams, Generator, as_messages, parse_json_object
+from rag.generation.llm_answer import LLMAnswerer, answer_events, stream_whole
+from rag.generation.prompts import NOT_IN_CONTEXT
+from tests.rag.generation.fakes import ScriptedGenerator
 
 pytestmark = pytest.mark.unit
 
@@ -96,7 +96,7 @@ def test_params_and_messages_are_validated():
 def test_parse_json_object():
     assert parse_json_object('```json\n{"a": 1}\n```') == {"a": 1}
     assert parse_json_object('Sure: {"a": [1, 2]} done') == {"a": [1, 2]}
-    from rag.generators.base import GenerationError
+    from rag.generation.base import GenerationError
 
     for bad in ("[1, 2]", "no json", '{"a": '):
         with pytest.raises(GenerationError):

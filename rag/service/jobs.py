@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Mapping
 
 from rag.errors import RagmemError
-from rag.service import RagService
+from rag.service.core import RagService
 
 log = logging.getLogger(__name__)
 

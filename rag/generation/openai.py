@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from rag.generators.base import (
+from rag.generation.base import (
     GenerationError,
     GenerationParams,
     GeneratorUnavailableError,

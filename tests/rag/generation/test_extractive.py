@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rag.answers import NO_ANSWER, Passage
-from rag.generators.extractive import (
+from rag.generation.answers import NO_ANSWER, Passage
+from rag.generation.extractive import (
     ExtractiveGenerator,
     pick_sentences,
     score_candidates,

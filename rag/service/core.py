@@ -14,20 +14,20 @@ from typing import Any
 
 from indexes.embedder import Embedder
 from indexes.kg import LLMOpenIE
-from rag.answers import Answer, AnswerEvent, Passage, stream_with_indexing, with_indexing
 from rag.errors import InvalidInputError
-from rag.generators.extractive import ExtractiveGenerator
-from rag.generators.factory import check_generator_name, make_answerer
-from rag.generators.llm_answer import answer_events
+from rag.generation.answers import Answer, AnswerEvent, Passage, stream_with_indexing, with_indexing
+from rag.generation.extractive import ExtractiveGenerator
+from rag.generation.factory import check_generator_name, make_answerer
+from rag.generation.llm_answer import answer_events
 from rag.indexing.manager import GeneratorJSON, IndexManager, Progress
 from rag.ingest.documents import prepare_documents
 from rag.ingest.parsers import ParsedDocument, parse_file, parse_records
-from rag.memory_ask import ask_with_memory, stream_with_memory
-from rag.memory_service import MemoryService
 from rag.retrieval.base import LLM_RETRIEVERS, TracingRetriever, check_retriever_name
 from rag.retrieval.context import CalibrationCache, JSONGenerator, RetrievalContext
 from rag.retrieval.factory import build_retriever
 from rag.retrieval.pipeline import ask, retrieve
+from rag.service.memory import MemoryService
+from rag.service.memory_ask import ask_with_memory, stream_with_memory
 from rag.settings import Settings
 from rag.storage.lock import DataDirLock
 from rag.storage.store import CollectionRow, Store

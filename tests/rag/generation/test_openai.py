@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from rag.generators.base import GenerationError, GenerationParams, GeneratorUnavailableError
-from rag.generators.openai import OpenAIGenerator, sse_content
-from tests.rag.generators.fakes import FakeOpenAIServer, free_port
+from rag.generation.base import GenerationError, GenerationParams, GeneratorUnavailableError
+from rag.generation.openai import OpenAIGenerator, sse_content
+from tests.rag.generation.fakes import FakeOpenAIServer, free_port
 
 pytestmark = pytest.mark.integration
 

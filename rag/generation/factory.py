@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import InvalidInputError
-from rag.generators.base import Generator
-from rag.models import resolve_model
+from rag.generation.base import Generator
+from rag.generation.models import resolve_model
 from rag.settings import GenerationSettings
 
 LLM_GENERATORS = ("vllm", "openai", "local")
@@ -40,7 +40,7 @@ def make_generator(name: str, settings: GenerationSettings, *, models_dir: Path)
     if name not in LLM_GENERATORS:
         raise InvalidInputError(f"{name!r} is not an LLM generator; choose one of {', '.join(LLM_GENERATORS)}")
     if name == "openai":
-        from rag.generators.openai import OpenAIGenerator
+        from rag.generation.openai import OpenAIGenerator
 
         cfg = settings.openai
         return OpenAIGenerator(cfg.base_url, api_key=cfg.api_key.get_secret_value(), model=cfg.model,
@@ -48,12 +48,12 @@ def make_generator(name: str, settings: GenerationSettings, *, models_dir: Path)
                                max_model_len=settings.max_model_len)
     path = resolve_model(settings.model, settings.models_dir or models_dir)
     if name == "vllm":
-        from rag.generators.vllm import VLLMGenerator
+        from rag.generation.vllm import VLLMGenerator
 
         return VLLMGenerator(path, dtype=settings.dtype, max_model_len=settings.max_model_len,
                              enforce_eager=settings.enforce_eager, kv_cache_gb=settings.kv_cache_gb,
                              gpu_memory_utilization=settings.gpu_memory_utilization)
-    from rag.generators.local import LocalGenerator
+    from rag.generation.local import LocalGenerator
 
     return LocalGenerator(path, dtype=settings.local_dtype, max_model_len=settings.max_model_len)
 
@@ -69,10 +69,10 @@ def make_answerer(name: str, settings: GenerationSettings, *, models_dir: Path, 
     """
     check_generator_name(name)
     if name == "extractive":
-        from rag.generators.extractive import ExtractiveGenerator
+        from rag.generation.extractive import ExtractiveGenerator
 
         return ExtractiveGenerator(embedder, max_sentences=settings.max_sentences)
-    from rag.generators.llm_answer import LLMAnswerer
+    from rag.generation.llm_answer import LLMAnswerer
 
     return LLMAnswerer(make_generator(name, settings, models_dir=models_dir),
                        max_tokens=settings.max_tokens, max_context_tokens=settings.max_context_tokens,

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import MissingDependencyError
-from rag.generators.base import GeneratorUnavailableError
+from rag.generation.base import GeneratorUnavailableError
 
 
 @dataclass(frozen=True)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 
 from rag.errors import InvalidInputError, MissingDependencyError
-from rag.generators.base import GenerationError, GeneratorUnavailableError
-from rag.generators.factory import GENERATOR_NAMES, make_answerer, make_generator
-from rag.generators.llm_answer import LLMAnswerer
-from rag.generators.local import LocalGenerator
-from rag.generators.openai import OpenAIGenerator
-from rag.generators.vllm import VLLMGenerator, import_vllm
-from rag.models import MARKER, PackagedModel, find_gguf, list_models, prepare_model, resolve_model
+from rag.generation.base import GenerationError, GeneratorUnavailableError
+from rag.generation.factory import GENERATOR_NAMES, make_answerer, make_generator
+from rag.generation.llm_answer import LLMAnswerer
+from rag.generation.local import LocalGenerator
+from rag.generation.models import MARKER, PackagedModel, find_gguf, list_models, prepare_model, resolve_model
+from rag.generation.openai import OpenAIGenerator
+from rag.generation.vllm import VLLMGenerator, import_vllm
 from rag.settings import GenerationSettings
 
 pytestmark = pytest.mark.unit

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answers import Passage
-from rag.prompts import (
+from rag.generation.answers import Passage
+from rag.generation.prompts import (
     NOT_IN_CONTEXT,
     StreamingCitationFilter,
     attribute_sentences,

@@ -6,9 +6,9 @@ import pytest
 
 from memory.assembly import AssembledContext, AssemblyConfig, Piece
 from memory.sessions import SessionContext
-from rag.answers import NO_ANSWER, Passage
-from rag.memory_ask import by_score, merge_pieces, session_chunk_id, session_passages
-from rag.memory_service import MemoryService, document_shape
+from rag.generation.answers import NO_ANSWER, Passage
+from rag.service.memory import MemoryService, document_shape
+from rag.service.memory_ask import by_score, merge_pieces, session_chunk_id, session_passages
 from rag.settings import MemorySettings
 
 pytestmark = pytest.mark.unit
@@ -79,7 +79,7 @@ def test_session_passages_cite_facts_not_the_users_questions():
 @pytest.mark.integration
 def test_session_ask_answers_from_core_memory_not_the_question(tmp_path, embedder):
     """Issue 19.6 end to end over real session memory and the extractive answerer."""
-    from rag.generators.extractive import ExtractiveGenerator
+    from rag.generation.extractive import ExtractiveGenerator
 
     memory = MemoryService(tmp_path, embedder, MemorySettings()).open()
     try:
@@ -98,7 +98,7 @@ def test_session_ask_answers_from_core_memory_not_the_question(tmp_path, embedde
 
 def test_with_indexing_says_documents_are_pending():
     """Issue 19.4: an abstention while documents are pending names them and their jobs."""
-    from rag.answers import Answer, with_indexing
+    from rag.generation.answers import Answer, with_indexing
 
     pending = {"pending_documents": 2, "jobs": ["j1"]}
     answer = with_indexing(Answer(NO_ANSWER, [], True, "extractive"), pending)
@@ -114,7 +114,7 @@ def test_ask_while_indexing_reports_pending_documents(tmp_path, embedder, capsys
     """Issue 19.4 through the service, the HTTP schema and the CLI's printout."""
     from api.schemas import AskResponse
     from rag.cli.query import _print_answer
-    from rag.service import RagService
+    from rag.service.core import RagService
     from rag.settings import Settings
 
     service = RagService(Settings(data_dir=tmp_path), embedder=embedder).open()

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from rag.answers import NO_ANSWER, Answer, AnswerEvent, Citation, Passage
-from rag.generators.base import GenerationParams, Generator
-from rag.prompts import (
+from rag.generation.answers import NO_ANSWER, Answer, AnswerEvent, Citation, Passage
+from rag.generation.base import GenerationParams, Generator
+from rag.generation.prompts import (
     StreamingCitationFilter,
     attribute_sentences,
     build_prompt,
@@ -54,7 +54,7 @@ class LLMAnswerer:
         """Stop the backend."""
         self.generator.close()
 
-    def prompt(self, question: str, passages: Sequence[Passage]):  # noqa: ANN201 - rag.prompts.Prompt
+    def prompt(self, question: str, passages: Sequence[Passage]):  # noqa: ANN201 - rag.generation.prompts.Prompt
         """The prompt for `question`, within the model's context and the passage budget."""
         return build_prompt(question, passages, count_tokens=self.generator.count_tokens,
                             max_prompt_tokens=self.generator.max_model_len - self.params.max_tokens,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.models import prepare_model
+from rag.generation.models import prepare_model
 from rag.settings import Settings
 
 REPO = Path(__file__).resolve().parents[3]

@@ -7,11 +7,11 @@ import re
 
 import pytest
 
-from rag.generators.base import GenerationParams
-from rag.generators.vllm import VLLMGenerator
-from rag.service import RagService
+from rag.generation.base import GenerationParams
+from rag.generation.vllm import VLLMGenerator
+from rag.service.core import RagService
 from rag.settings import Settings
-from tests.rag.generators.vllm_support import needs_vllm, smollm2_models_dir
+from tests.rag.generation.vllm_support import needs_vllm, smollm2_models_dir
 
 pytestmark = needs_vllm
 
@@ -76,7 +76,7 @@ def check_cited(answer, passages) -> None:
 
 
 def test_ask_with_vllm_whole_and_streamed(service):
-    from rag.generators.llm_answer import answer_events
+    from rag.generation.llm_answer import answer_events
 
     collection = service.collection("kb")
     question = "Who is the Eiffel Tower named after?"

@@ -17,16 +17,16 @@ from typing import TYPE_CHECKING, Any
 
 from memory.assembly import Piece
 from memory.sessions import SessionContext
-from rag.answers import NO_ANSWER, Answer, AnswerEvent, Passage
 from rag.errors import ConflictError, InvalidInputError
-from rag.generators.extractive import is_question
-from rag.generators.llm_answer import answer_events
+from rag.generation.answers import NO_ANSWER, Answer, AnswerEvent, Passage
+from rag.generation.extractive import is_question
+from rag.generation.llm_answer import answer_events
 from rag.ingest.chunking import split_sentences
 from rag.retrieval.pipeline import retrieve
 from rag.storage.store import CollectionRow
 
 if TYPE_CHECKING:
-    from rag.service import RagService
+    from rag.service.core import RagService
 
 NO_CHUNK = -1  # chunk_id of core facts (message and archival ids: `session_chunk_id`)
 

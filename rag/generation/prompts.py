@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from rag.answers import Passage
+from rag.generation.answers import Passage
 
 TokenCount = Callable[[str], int]
 """Counts the tokens of a text with the generator's own tokenizer."""

@@ -1,4 +1,4 @@
-"""rag/keys.py: the auth decision, API keys hashed at rest, ownership rules, job quota."""
+"""rag/service/keys.py: the auth decision, API keys hashed at rest, ownership rules, job quota."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import sqlite3
 
 import pytest
 
-from rag import keys
 from rag.errors import (
     ConflictError,
     InvalidInputError,
@@ -15,6 +14,7 @@ from rag.errors import (
     TooManyRequestsError,
     UnauthorizedError,
 )
+from rag.service import keys
 from rag.storage.migrations import MIGRATIONS
 from rag.storage.store import Store
 

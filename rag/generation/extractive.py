@@ -22,7 +22,7 @@ import numpy as np
 
 from indexes.embedder import Embedder
 from indexes.tokenize import BM25Tokenizer
-from rag.answers import NO_ANSWER, Answer, Citation, Passage
+from rag.generation.answers import NO_ANSWER, Answer, Citation, Passage
 from rag.ingest.chunking import split_sentences
 
 SEMANTIC_WEIGHT = 0.6

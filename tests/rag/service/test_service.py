@@ -14,12 +14,12 @@ from rag.errors import (
     InvalidInputError,
     NotFoundError,
 )
-from rag.service import RagService
+from rag.service.core import RagService
 from rag.settings import Settings
 
 pytestmark = pytest.mark.integration
 
-CORPUS_FILE = Path(__file__).resolve().parents[1] / "data" / "foundation" / "corpus.jsonl"
+CORPUS_FILE = Path(__file__).resolve().parents[2] / "data" / "foundation" / "corpus.jsonl"
 # question -> id of the one document that answers it
 QUERIES = {
     "Who was the first woman to win a Nobel Prize?": "curie",

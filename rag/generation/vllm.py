@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import MissingDependencyError
-from rag.generators.base import (
+from rag.generation.base import (
     GenerationError,
     GenerationParams,
     PromptInput,

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
-from rag import keys
+from rag.service import keys
 from rag.storage.store import Store
 
 pytestmark = pytest.mark.integration
