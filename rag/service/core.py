@@ -269,8 +269,7 @@ class RagService:
     def indexing_status(self, collection: CollectionRow) -> dict[str, Any] | None:
         """How many documents of `collection` wait to be indexed (not searchable yet) and
         the ids of the unfinished jobs indexing them; None when there are none."""
-        pending = self.store.query("SELECT COUNT(*) FROM documents WHERE collection_id=? AND"
-                                   " indexed=0", (collection.id,))[0][0]
+        pending = self.store.pending_documents(collection)
         jobs = [j["id"] for j in self.store.unfinished_jobs()
                 if j["kind"] == "index" and j["collection"] == collection.name]
         return {"pending_documents": pending, "jobs": jobs} if pending else None

@@ -189,6 +189,12 @@ class Store:
             record.pop("text")
         return record
 
+    def pending_documents(self, collection: CollectionRow) -> int:
+        """How many documents of a collection are stored but not searchable yet."""
+        rows = self.query("SELECT COUNT(*) FROM documents WHERE collection_id=? AND indexed=0",
+                          (collection.id,))
+        return int(rows[0][0])
+
     def delete_document(self, collection: CollectionRow, doc_id: str) -> list[int]:
         """Delete a document and its chunks, logging a `delete` op; returns the chunk ids.
 

@@ -219,6 +219,15 @@ def test_mark_indexed(store, coll) -> None:
     assert store.get_document(coll, "x")["status"] == "indexed"
 
 
+def test_pending_documents_counts_unindexed_per_collection(store, coll) -> None:
+    other = store.create_collection("other", embedder="e", dim=3)
+    store.add_documents(coll, [doc("a b c", external_id="x"), doc("d e f", external_id="y")])
+    store.add_documents(other, [doc("elsewhere")])
+    assert store.pending_documents(coll) == 2
+    store.mark_indexed(coll, store.ops_after(coll, 0)[0][2][:1])
+    assert store.pending_documents(coll) == 1 and store.pending_documents(other) == 1
+
+
 def test_ops_after_filters_by_seq_and_collection(store, coll) -> None:
     other = store.create_collection("other", embedder="e", dim=3)
     _, s1 = store.add_documents(coll, [doc("one")])
