@@ -2,7 +2,9 @@
 
 A benchmark names a dataset in the server's datasets folder (by name, never by path) or
 an uploaded one, saved under the data dir. The job's payload is the request; its result
-is the object `ragmem bench ... --json` prints.
+is the object `ragmem bench ... --json` prints, and its report (`eval.report`:
+results.json, report.md, recall.png) is written to `<data_dir>/benchmarks/<job id>/`
+before the job is marked done.
 """
 
 from __future__ import annotations
@@ -12,11 +14,25 @@ from pathlib import Path
 from typing import Any
 
 from eval.datasets import Dataset, load_beir, load_multihop
+from eval.report import write_report
 from eval.runner import run_benchmark
 from rag.errors import InvalidInputError, NotFoundError
 from rag.service.core import RagService
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+JOB_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+REPORT_FILES = {"json": "results.json", "markdown": "report.md", "png": "recall.png"}
+
+
+def report_dir(data_dir: Path, job_id: str) -> Path:
+    """The folder holding a benchmark job's report.
+
+    Raises:
+        InvalidInputError: for an id that is not a plain token (it becomes a folder name).
+    """
+    if not isinstance(job_id, str) or not JOB_ID_RE.match(job_id):
+        raise InvalidInputError(f"invalid job id {job_id!r}")
+    return Path(data_dir) / "benchmarks" / job_id
 
 
 def available_datasets(datasets_dir: Path) -> dict[str, dict[str, str]]:
@@ -62,8 +78,12 @@ def run_benchmark_job(service: RagService, job_id: str) -> None:
             service.store.update_job(job_id, stage=stage)
             report(done, total)
 
-        return run_benchmark(service, load_for_job(payload), payload["retrievers"],
-                             ks=payload.get("k", [1, 2, 5, 10]), limit=payload.get("limit"),
-                             progress=progress)
+        result = run_benchmark(service, load_for_job(payload), payload["retrievers"],
+                               ks=payload.get("k", [1, 2, 5, 10]), limit=payload.get("limit"),
+                               progress=progress)
+        service.store.update_job(job_id, stage="writing report")
+        # written before `work` returns, so a job that reads done always has its files
+        write_report(report_dir(service.settings.data_dir, job_id), result)
+        return result
 
     service.run_tracked(job_id, work)

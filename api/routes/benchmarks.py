@@ -7,16 +7,24 @@ import uuid
 
 from fastapi import APIRouter, Request, status
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from api.deps import PrincipalDep, ServiceDep, WorkerDep, check_job_quota, visible_job
 from api.schemas import BenchmarkAccepted, BenchmarkOut, BenchmarkRequest, DatasetList, JobProgress
 from eval.datasets import load_multihop
-from eval.jobs import available_datasets, resolve_dataset
-from rag.errors import InvalidInputError, NotFoundError, PayloadTooLargeError, UnsupportedMediaError
+from eval.jobs import REPORT_FILES, available_datasets, report_dir, resolve_dataset
+from rag.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    PayloadTooLargeError,
+    UnsupportedMediaError,
+)
 from rag.retrieval.base import RETRIEVER_NAMES
 from rag.service.core import RagService
+from rag.service.keys import Principal
 
 router = APIRouter(prefix="/v1/benchmarks", tags=["benchmarks"])
 
@@ -99,12 +107,33 @@ def list_datasets(service: ServiceDep) -> DatasetList:
     return DatasetList(datasets={n: {"kind": d["kind"]} for n, d in found.items()})
 
 
-@router.get("/{benchmark_id}", response_model=BenchmarkOut)
-def get_benchmark(benchmark_id: str, service: ServiceDep, principal: PrincipalDep) -> BenchmarkOut:
-    """Progress, and the results object once done."""
+def _benchmark_job(service: RagService, principal: Principal, benchmark_id: str) -> dict:
+    """The caller's benchmark job. Raises NotFoundError for another key's or another kind."""
     job = visible_job(service, principal, benchmark_id)
     if job["kind"] != "benchmark":
         raise NotFoundError(f"benchmark {benchmark_id!r} not found")
+    return job
+
+
+@router.get("/{benchmark_id}", response_model=BenchmarkOut)
+def get_benchmark(benchmark_id: str, service: ServiceDep, principal: PrincipalDep) -> BenchmarkOut:
+    """Progress, and the results object once done."""
+    job = _benchmark_job(service, principal, benchmark_id)
     return BenchmarkOut(id=job["id"], status=job["status"], stage=job["stage"],
                         progress=JobProgress(done=job["done"], total=job["total"]),
                         result=job["result"], error=job["error"])
+
+
+@router.get("/{benchmark_id}/recall.png", response_class=FileResponse,
+            responses={200: {"content": {"image/png": {}}, "description": "the recall plot"},
+                       404: {"description": "unknown benchmark, or one without a report"},
+                       409: {"description": "the benchmark has not finished"}})
+def get_recall_plot(benchmark_id: str, service: ServiceDep, principal: PrincipalDep) -> FileResponse:
+    """The report's Recall@k plot (nDCG bars for BEIR) of a finished benchmark."""
+    job = _benchmark_job(service, principal, benchmark_id)
+    if job["status"] != "done":
+        raise ConflictError(f"benchmark {benchmark_id!r} is {job['status']}; its plot comes once done")
+    path = report_dir(service.settings.data_dir, job["id"]) / REPORT_FILES["png"]
+    if not path.is_file():  # e.g. a job finished by a version that wrote no report
+        raise NotFoundError(f"benchmark {benchmark_id!r} has no recall plot")
+    return FileResponse(path, media_type="image/png", headers={"Cache-Control": "no-cache"})
