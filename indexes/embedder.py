@@ -7,6 +7,7 @@ which carries its weights; nothing is ever fetched from a model hub.
 from __future__ import annotations
 
 import importlib
+import json
 import tempfile
 import threading
 from collections.abc import Sequence
@@ -60,6 +61,53 @@ def resolve_model_path(model: str) -> Path:
     )
 
 
+# sentence-transformers module types that keep the vector's dimension as it is.
+_SAME_DIM_MODULES = {"Transformer", "Normalize"}
+
+
+def dim_from_config(path: Path) -> int | None:
+    """The vector dimension a sentence-transformers folder declares, read from its JSON
+    files without loading any weights (None when the pipeline holds a module we cannot
+    size from its config: the caller then loads the model and asks it).
+
+    modules.json lists the pipeline; Pooling gives word_embedding_dimension times the
+    number of pooling modes it concatenates, Dense its out_features. A plain Hugging Face
+    folder (no modules.json) gets sentence-transformers' default: mean pooling over
+    config.json's hidden_size.
+    """
+    def read(file: Path) -> dict[str, Any] | None:
+        try:
+            data = json.loads(file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, (dict, list)) else None
+
+    extra = read(path / "config_sentence_transformers.json") or {}
+    if isinstance(extra, dict) and extra.get("truncate_dim"):
+        return int(extra["truncate_dim"])
+    modules = read(path / "modules.json")
+    if modules is None:
+        hidden = (read(path / "config.json") or {}).get("hidden_size")
+        return int(hidden) if isinstance(hidden, int) and hidden > 0 else None
+    dim: int | None = None
+    for module in modules if isinstance(modules, list) else []:
+        kind = str(module.get("type", "")).rsplit(".", 1)[-1]
+        config = read(path / str(module.get("path", "")) / "config.json") or {}
+        if kind in _SAME_DIM_MODULES:
+            continue
+        if kind == "Pooling":
+            modes = sum(1 for k, v in config.items() if k.startswith("pooling_mode_") and v is True)
+            width = config.get("word_embedding_dimension")
+            if not isinstance(width, int) or modes < 1:
+                return None
+            dim = width * modes
+        elif kind == "Dense" and isinstance(config.get("out_features"), int):
+            dim = int(config["out_features"])
+        else:
+            return None  # a module we do not know: only the model itself can tell
+    return dim
+
+
 def _quiet_transformers() -> None:
     """Hide transformers' per-load progress bar, which clutters CLI output."""
     try:
@@ -83,7 +131,9 @@ def _set_torch_threads(n: int) -> None:
 class Embedder:
     """Encodes texts into L2-normalized float32 vectors.
 
-    The constructor is cheap; `load()` reads the weights.
+    The constructor is cheap, and so are `name` and `dim` (read from the model folder's
+    config files): the weights are read by `load()`, which the first `encode` calls, so a
+    command that never embeds (a BM25 retrieve, a listing) never imports torch.
     """
 
     def __init__(
@@ -116,6 +166,7 @@ class Embedder:
         self.cache_dir = Path(cache_dir) if cache_dir else Path(tempfile.gettempdir()) / "ragmem-onnx"
         self._model: Any = None
         self._onnx: Any = None
+        self._dim: int | None = None
         self._lock = threading.Lock()
 
     @property
@@ -156,13 +207,25 @@ class Embedder:
         return self
 
     @property
+    def loaded(self) -> bool:
+        """True once the weights are in memory."""
+        return self._model is not None or self._onnx is not None
+
+    @property
     def dim(self) -> int:
-        """Vector dimension."""
-        if self.load()._onnx is not None:
-            return self._onnx.dim
-        model = self._model
-        getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-        return int(getter())
+        """Vector dimension: the loaded model's, else the model folder's config (no load)."""
+        if self._onnx is not None:
+            return int(self._onnx.dim)
+        if self._model is not None:
+            model = self._model
+            getter = (getattr(model, "get_embedding_dimension", None)
+                      or model.get_sentence_embedding_dimension)
+            return int(getter())
+        if self._dim is None:
+            self._dim = dim_from_config(resolve_model_path(self.model_name))
+        if self._dim is None:  # a pipeline its config cannot size: ask the model
+            return self.load().dim
+        return self._dim
 
     @property
     def tokenizer(self) -> Any:

@@ -51,6 +51,32 @@ def test_help_and_database_commands_import_no_heavy_module(tmp_path) -> None:
     assert found["heavy"] == []
 
 
+@pytest.mark.integration
+def test_bm25_retrieve_loads_neither_torch_nor_the_model(tmp_path, embedder) -> None:
+    """Opening the service reads the embedder's name and dim from the model's config; the
+    weights load on the first encode, which a BM25 retrieve never makes."""
+    from rag.service.core import RagService
+    from rag.settings import Settings
+
+    data = tmp_path / "data"
+    service = RagService(Settings(data_dir=data), embedder=embedder).open()
+    try:
+        collection = service.create_collection("default")
+        job, _ = service.add_documents(collection, service.parse_records(
+            [{"title": "Lighthouse", "text": "The keeper lit the lighthouse lamp at dusk."},
+             {"title": "Penguins", "text": "Penguins live in the southern hemisphere."}]))
+        service.run_job(job)
+    finally:
+        service.close()
+    found = probe([["retrieve", "lighthouse", "--retriever", "bm25", "--json", "--data-dir", str(data)],
+                   ["collections", "list", "--json", "--data-dir", str(data)]])
+    assert found["codes"] == [0, 0], found["outputs"]
+    results = json.loads(found["outputs"][0])["results"]
+    assert results[0]["title"] == "Lighthouse"
+    assert json.loads(found["outputs"][1])[0]["name"] == "default"
+    assert not {"torch", "sentence_transformers", "transformers"} & set(found["heavy"])
+
+
 def test_the_cli_no_longer_lives_in_the_rag_floor() -> None:
     import rag.cli
 

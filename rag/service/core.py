@@ -58,8 +58,12 @@ class RagService:
         self.memory = MemoryService(settings.data_dir, self.embedder, settings.memory)
         self.lock = DataDirLock(settings.data_dir)
 
-    def open(self) -> RagService:
-        """Take the data dir's lock, create/migrate the database and load the embedder.
+    def open(self, *, load_embedder: bool = False) -> RagService:
+        """Take the data dir's lock and create/migrate the database.
+
+        The embedder's weights load on its first encode (its name and dim come from the
+        model's config), so a command that never embeds starts without torch (issue 19.7);
+        `load_embedder=True` loads them now (a server warming up before its first query).
 
         Raises:
             DataDirLockedError: when another process (or another open service) has the dir.
@@ -68,7 +72,8 @@ class RagService:
         opened = False
         try:
             self.store.connect()
-            self.embedder.load()
+            if load_embedder:
+                self.embedder.load()
             opened = True
         finally:
             if not opened:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from indexes import embedder as embedder_module
-from indexes.embedder import DEFAULT_MODEL, Embedder, resolve_model_path
+from indexes.embedder import DEFAULT_MODEL, Embedder, dim_from_config, resolve_model_path
 from indexes.errors import MissingDependencyError
 
 
@@ -78,3 +78,51 @@ def test_single_text_path_gives_the_batch_vector(embedder) -> None:
         assert one.shape == (1, 384) and one.dtype == np.float32 and one.flags["C_CONTIGUOUS"]
         assert float(one[0] @ batch[i]) > 0.9999 and float(one[0] @ library[i]) > 0.9999
         np.testing.assert_allclose(np.linalg.norm(one, axis=1), 1.0, atol=1e-5)
+
+
+def _folder(tmp_path, modules: list | None, configs: dict) -> object:
+    import json
+
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    if modules is not None:
+        (tmp_path / "modules.json").write_text(json.dumps(
+            [{"idx": i, "name": str(i), "path": path, "type": f"sentence_transformers.models.{kind}"}
+             for i, (kind, path) in enumerate(modules)]))
+    for rel, data in configs.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(json.dumps(data))
+    return tmp_path
+
+
+@pytest.mark.unit
+def test_dim_comes_from_the_model_folder_without_loading() -> None:
+    e = Embedder()
+    assert e.dim == 384 and e.name == DEFAULT_MODEL
+    assert e._model is None and e._onnx is None and not e.loaded  # no weights read
+
+
+@pytest.mark.unit
+def test_dim_from_config_follows_the_pipeline(tmp_path) -> None:
+    pool = {"word_embedding_dimension": 384, "pooling_mode_mean_tokens": True,
+            "pooling_mode_cls_token": False}
+    base = [("Transformer", ""), ("Pooling", "1_Pooling")]
+    assert dim_from_config(_folder(tmp_path / "a", base + [("Normalize", "2_Normalize")],
+                                   {"1_Pooling/config.json": pool})) == 384
+    both = pool | {"pooling_mode_max_tokens": True}  # mean and max concatenated
+    assert dim_from_config(_folder(tmp_path / "b", base, {"1_Pooling/config.json": both})) == 768
+    dense = {"in_features": 384, "out_features": 128}
+    assert dim_from_config(_folder(tmp_path / "c", base + [("Dense", "2_Dense")],
+                                   {"1_Pooling/config.json": pool, "2_Dense/config.json": dense})) == 128
+    assert dim_from_config(_folder(tmp_path / "d", None, {"config.json": {"hidden_size": 768}})) == 768
+    truncated = {"1_Pooling/config.json": pool, "config_sentence_transformers.json": {"truncate_dim": 64}}
+    assert dim_from_config(_folder(tmp_path / "e", base, truncated)) == 64
+    # a module it cannot size, or no config at all: unknown (the embedder then loads the model)
+    assert dim_from_config(_folder(tmp_path / "f", base + [("CustomLayer", "2_X")],
+                                   {"1_Pooling/config.json": pool})) is None
+    assert dim_from_config(_folder(tmp_path / "g", None, {})) is None
+
+
+@pytest.mark.integration
+def test_config_dim_is_the_loaded_models_dim(embedder) -> None:
+    assert embedder.loaded
+    assert dim_from_config(resolve_model_path(DEFAULT_MODEL)) == embedder.dim == 384
