@@ -14,13 +14,14 @@ jobs) and returns typed results; everything runs in this process, offline.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rag.errors import InvalidInputError
-from rag.generation.answers import Answer, Passage
+from rag.generation.answers import Answer
 from rag.ingest.parsers import ParsedDocument
+from rag.retrieval.base import RetrievedPassages
 from rag.service.core import DEFAULT_COLLECTION, RagService
 from rag.settings import Settings, offline_environment
 from rag.storage.rows import CollectionRow
@@ -30,12 +31,7 @@ if TYPE_CHECKING:
 
 
 
-@dataclass(frozen=True)
-class Retrieval:
-    """The passages found for a query, best first, and how they were found."""
-
-    passages: list[Passage]
-    trace: dict[str, Any] = field(default_factory=dict)
+Retrieval = RetrievedPassages  # the passages found for a query, best first, and the trace
 
 
 @dataclass(frozen=True)
@@ -122,9 +118,8 @@ class Ragmem:
     def retrieve(self, query: str, *, collection: str = DEFAULT_COLLECTION,
                  retriever: str | None = None, top_k: int | None = None) -> Retrieval:
         """The top passages for `query` (retriever and top_k default to the settings)."""
-        passages, trace = self.service.retrieve(self._collection(collection), query,
-                                                retriever=retriever, top_k=top_k)
-        return Retrieval(passages, trace)
+        return self.service.retrieve(self._collection(collection), query,
+                                     retriever=retriever, top_k=top_k)
 
     def ask(self, question: str, *, collection: str = DEFAULT_COLLECTION,
             retriever: str | None = None, top_k: int | None = None,

@@ -82,9 +82,8 @@ def chat_completions(body: ChatCompletionRequest, service: ServiceDep,
             citations=[c.to_dict() for c in answer.citations], abstained=answer.abstained,
             generator=answer.generator)
     answerer = service.answerer(body.generator)
-    passages, trace = service.retrieve(collection, question, retriever=body.retriever,
-                                       top_k=body.top_k)
-    events = answer_events(answerer, question, passages, trace)
+    found = service.retrieve(collection, question, retriever=body.retriever, top_k=body.top_k)
+    events = answer_events(answerer, question, found.passages, found.trace)
     head = {"id": completion_id, "object": "chat.completion.chunk", "created": created,
             "model": body.model}
     count = lambda answer: usage(service, body, answer).model_dump()  # noqa: E731

@@ -25,9 +25,8 @@ SSE_DOC = {200: {"content": {"text/event-stream": {"example": (
 
 @router.post("/retrieve", response_model=RetrieveResponse)
 def retrieve(body: RetrieveRequest, collection: CollectionDep, service: ServiceDep) -> RetrieveResponse:
-    passages, trace = service.retrieve(collection, body.query, retriever=body.retriever,
-                                       top_k=body.top_k)
-    return RetrieveResponse(results=[p.to_dict() for p in passages], retrieval=trace)
+    found = service.retrieve(collection, body.query, retriever=body.retriever, top_k=body.top_k)
+    return RetrieveResponse(results=[p.to_dict() for p in found.passages], retrieval=found.trace)
 
 
 @router.post("/ask", response_model=AskResponse, responses=SSE_DOC)

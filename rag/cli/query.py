@@ -120,9 +120,9 @@ def retrieve(
     """Show the passages a retriever finds for a query."""
     with cli_errors():
         service = open_service(data_dir)
-        passages, trace = service.retrieve(service.collection(collection), query,
-                                           retriever=retriever, top_k=top_k)
-        data = {"results": [p.to_dict() for p in passages], "retrieval": trace}
+        found = service.retrieve(service.collection(collection), query,
+                                 retriever=retriever, top_k=top_k)
+        data = {"results": [p.to_dict() for p in found.passages], "retrieval": found.trace}
         emit(data, as_json, _print_passages)
 
 

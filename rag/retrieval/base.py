@@ -13,6 +13,7 @@ from typing import Any, Literal, Protocol, get_args, runtime_checkable
 from indexes.base import Hit, Retriever, validate_k
 from indexes.rrf import rrf_fuse
 from rag.errors import InvalidInputError
+from rag.generation.answers import Passage
 
 RetrieverName = Literal["bm25", "dense", "hybrid", "hipporag", "fusion", "crag", "adaptive"]
 RETRIEVER_NAMES: tuple[str, ...] = get_args(RetrieverName)
@@ -34,6 +35,20 @@ class Retrieval:
 
     hits: list[Hit]
     trace: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RetrievedPassages:
+    """What a question retrieves: passages hydrated from the store, best first, and the
+    trace (the `retrieval` block of responses; `top_k` and `latency_ms` added)."""
+
+    passages: list[Passage]
+    trace: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def abstained(self) -> bool:
+        """True when CRAG graded every candidate Incorrect (the answer should abstain)."""
+        return bool(self.trace.get("crag", {}).get("abstain"))
 
 
 @runtime_checkable

@@ -8,7 +8,7 @@ from typing import Protocol
 
 from indexes.base import Hit
 from rag.generation.answers import Answer, Passage
-from rag.retrieval.base import TracingRetriever
+from rag.retrieval.base import RetrievedPassages, TracingRetriever
 from rag.retrieval.crag.decisions import abstention_answer
 from rag.storage.store import Store
 
@@ -34,23 +34,23 @@ def hydrate(store: Store, hits: Sequence[Hit]) -> list[Passage]:
 
 
 def retrieve(query: str, *, retriever: TracingRetriever, store: Store, k: int,
-             ) -> tuple[list[Passage], dict]:
+             ) -> RetrievedPassages:
     """Top `k` passages for `query` and the retrieval trace (with its latency)."""
     started = time.perf_counter()
     result = retriever.retrieve(query, k)
     passages = hydrate(store, result.hits)
     trace = {**result.trace, "top_k": k,
              "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
-    return passages, trace
+    return RetrievedPassages(passages, trace)
 
 
 def ask(question: str, *, retriever: TracingRetriever, store: Store, generator: AnswerGenerator,
         k: int) -> Answer:
     """Answer `question` from the top `k` passages, with citations."""
-    passages, trace = retrieve(question, retriever=retriever, store=store, k=k)
-    if trace.get("crag", {}).get("abstain"):  # CRAG graded every candidate Incorrect
-        answer = abstention_answer(passages, generator.name)
+    found = retrieve(question, retriever=retriever, store=store, k=k)
+    if found.abstained:  # CRAG graded every candidate Incorrect
+        answer = abstention_answer(found.passages, generator.name)
     else:
-        answer = generator.answer(question, passages)
-    answer.retrieval = trace
+        answer = generator.answer(question, found.passages)
+    answer.retrieval = found.trace
     return answer

@@ -15,14 +15,19 @@ from typing import Any
 from indexes.embedder import Embedder
 from indexes.kg import LLMOpenIE
 from rag.errors import InvalidInputError
-from rag.generation.answers import Answer, AnswerEvent, Passage, stream_with_indexing, with_indexing
+from rag.generation.answers import Answer, AnswerEvent, stream_with_indexing, with_indexing
 from rag.generation.extractive import ExtractiveGenerator
 from rag.generation.factory import check_generator_name, make_answerer
 from rag.generation.llm_answer import answer_events
 from rag.indexing.manager import GeneratorJSON, IndexManager, Progress
 from rag.ingest.documents import prepare_documents
 from rag.ingest.parsers import ParsedDocument, parse_file, parse_records
-from rag.retrieval.base import LLM_RETRIEVERS, TracingRetriever, check_retriever_name
+from rag.retrieval.base import (
+    LLM_RETRIEVERS,
+    RetrievedPassages,
+    TracingRetriever,
+    check_retriever_name,
+)
 from rag.retrieval.context import CalibrationCache, JSONGenerator, RetrievalContext
 from rag.retrieval.factory import build_retriever
 from rag.retrieval.pipeline import ask, retrieve
@@ -248,7 +253,7 @@ class RagService:
 
     def retrieve(self, collection: CollectionRow, query: str, *, retriever: str | None = None,
                  top_k: int | None = None, generator: str | None = None,
-                 ) -> tuple[list[Passage], dict[str, Any]]:
+                 ) -> RetrievedPassages:
         """Top passages for `query` with the retrieval trace (`generator`: see `retriever`)."""
         k = self._checked_k(query, top_k, "query")
         return retrieve(query, retriever=self.retriever(collection, retriever, generator=generator),
@@ -294,10 +299,10 @@ class RagService:
                                         document_id=document_id)
         else:
             answerer = self.answerer(generator)
-            passages, trace = retrieve(question, retriever=self.retriever(collection, retriever,
-                                                                          generator=generator),
-                                       store=self.store, k=k)
-            events = answer_events(answerer, question, passages, trace)
+            found = retrieve(question, retriever=self.retriever(collection, retriever,
+                                                                generator=generator),
+                             store=self.store, k=k)
+            events = answer_events(answerer, question, found.passages, found.trace)
         return stream_with_indexing(events, self.indexing_status(collection))
 
     def _graph_openie(self) -> LLMOpenIE | None:

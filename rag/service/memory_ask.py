@@ -181,11 +181,10 @@ def prepare_memory_ask(service: RagService, collection: CollectionRow, question:
     assert session_id is not None
     check_session_collection(service.memory.get_session(session_id), collection)
     ctx = service.memory.context(session_id, question, budget=max(64, budget // 2))
-    passages, trace = retrieve(question, retriever=service.retriever(collection, retriever,
-                                                                     generator=generator),
-                               store=service.store, k=k)
-    if trace.get("crag", {}).get("abstain"):  # CRAG graded every chunk Incorrect: memory only
-        passages = []
+    found = retrieve(question, retriever=service.retriever(collection, retriever, generator=generator),
+                     store=service.store, k=k)
+    # CRAG graded every chunk Incorrect: the session's memory only.
+    passages, trace = ([] if found.abstained else found.passages), found.trace
     trace = {**trace, "mode": "session", "session": {
         "id": session_id, "n_tokens": ctx.n_tokens, "budget": ctx.budget,
         "pieces": [{key: v for key, v in p.items() if key != "text"}

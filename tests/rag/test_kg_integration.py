@@ -12,7 +12,8 @@ pytestmark = pytest.mark.integration
 
 
 def documents(service, collection, query: str) -> list[str]:
-    passages, trace = service.retrieve(collection, query, retriever="hipporag", top_k=3)
+    found = service.retrieve(collection, query, retriever="hipporag", top_k=3)
+    passages, trace = found.passages, found.trace
     assert trace["retriever"] == "hipporag" and "kg" in trace
     return [p.document_id for p in passages]
 

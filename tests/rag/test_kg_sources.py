@@ -13,8 +13,8 @@ import pytest
 
 import rag.service.core
 from rag.settings import GenerationSettings, GraphSettings
-from tests.rag.test_kg_cli import CORPUS, RECORDS, hipporag_file
 from tests.rag.service.test_service import ingest, make_service
+from tests.rag.test_kg_cli import CORPUS, RECORDS, hipporag_file
 
 pytestmark = pytest.mark.integration
 
@@ -64,7 +64,8 @@ def test_llm_generator_supplies_the_graph_openie(tmp_path, embedder, monkeypatch
     service = make_service(tmp_path, embedder, generation=GenerationSettings(generator="openai"))
     kb, _, _ = ingest(service, "kb", records())
     assert llm.prompts == []  # ingestion alone never calls the LLM
-    passages, trace = service.retrieve(kb, QUESTION, retriever="hipporag", top_k=3)
+    found = service.retrieve(kb, QUESTION, retriever="hipporag", top_k=3)
+    passages, trace = found.passages, found.trace
     kg = service.indexes.get(kb).kg
     assert kg.stats()["sources"] == {"llm": len(RECORDS)}
     assert trace["kg"]["mode"] == "hybrid"  # LLM triples: facts seed the walk too
@@ -86,7 +87,7 @@ def test_graph_follows_its_triple_sources(tmp_path, embedder) -> None:
     # Imported triples no longer preferred: the saved graph is dropped, then rebuilt.
     offline = make_service(tmp_path, embedder, graph=GraphSettings(prefer_sources=[]))
     assert offline.indexes.get(kb).kg is None
-    _, trace = offline.retrieve(kb, QUESTION, retriever="hipporag", top_k=3)
+    trace = offline.retrieve(kb, QUESTION, retriever="hipporag", top_k=3).trace
     assert trace["kg"]["mode"] == "entity"
     assert offline.indexes.get(kb).kg.stats()["sources"] == {"spacy": len(RECORDS)}
     offline.close()

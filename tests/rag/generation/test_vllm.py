@@ -81,7 +81,8 @@ def test_ask_with_vllm_whole_and_streamed(service):
     collection = service.collection("kb")
     question = "Who is the Eiffel Tower named after?"
     answer = service.ask(collection, question, generator="vllm", top_k=3)
-    passages, trace = service.retrieve(collection, question, top_k=3)
+    found = service.retrieve(collection, question, top_k=3)
+    passages, trace = found.passages, found.trace
     assert answer.generator == "vllm" and answer.answer.strip()
     assert answer.retrieval["top_k"] == 3
     check_cited(answer, passages)

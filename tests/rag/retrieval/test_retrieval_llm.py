@@ -107,7 +107,7 @@ def service(built, tmp_path, embedder, monkeypatch, llm):
 
 def test_fusion_variants_come_from_the_requested_generator(service, llm):
     kb = service.collection("kb")
-    _, trace = service.retrieve(kb, QUESTION, retriever="fusion", generator="vllm")
+    trace = service.retrieve(kb, QUESTION, retriever="fusion", generator="vllm").trace
     assert trace["path"] == "llm" and trace["llm"] == "vllm"
     llm_variants = [v["text"] for v in trace["variants"] if v["kind"] == "llm"]
     assert llm_variants == LLM_QUERIES
@@ -117,7 +117,7 @@ def test_fusion_variants_come_from_the_requested_generator(service, llm):
 
 def test_crag_grades_come_from_the_requested_generator(service, llm):
     kb = service.collection("kb")
-    _, trace = service.retrieve(kb, QUESTION, retriever="crag", generator="vllm", top_k=3)
+    trace = service.retrieve(kb, QUESTION, retriever="crag", generator="vllm", top_k=3).trace
     assert trace["path"] == "llm" and trace["llm"] == "vllm"
     block = trace["crag"]
     assert block["evaluator"] == "llm" and block["label"] == "correct"
@@ -129,11 +129,11 @@ def test_crag_grades_come_from_the_requested_generator(service, llm):
 def test_extractive_keeps_every_retriever_offline(service, llm):
     kb = service.collection("kb")
     for name in ("fusion", "crag", "adaptive"):
-        _, trace = service.retrieve(kb, QUESTION, retriever=name)  # settings: extractive
+        trace = service.retrieve(kb, QUESTION, retriever=name).trace  # settings: extractive
         assert trace["path"] == "offline" and trace["llm"] is None, name
-    _, trace = service.retrieve(kb, QUESTION, retriever="crag", generator="extractive")
+    trace = service.retrieve(kb, QUESTION, retriever="crag", generator="extractive").trace
     assert trace["crag"]["evaluator"] == "offline"
-    _, trace = service.retrieve(kb, QUESTION, retriever="hybrid", generator="vllm")
+    trace = service.retrieve(kb, QUESTION, retriever="hybrid", generator="vllm").trace
     assert "llm" not in trace and "path" not in trace  # plain retrievers never start the LLM
     assert llm.json_prompts == []
 
@@ -160,9 +160,9 @@ def test_a_failing_llm_falls_back_offline_and_says_why(built, tmp_path, embedder
     service = _service(built, tmp_path, embedder, monkeypatch, llm)
     try:
         kb = service.collection("kb")
-        _, trace = service.retrieve(kb, QUESTION, retriever="fusion", generator="vllm")
+        trace = service.retrieve(kb, QUESTION, retriever="fusion", generator="vllm").trace
         assert trace["path"] == "offline" and "VariantGenerationError" in trace["llm_error"]
-        _, trace = service.retrieve(kb, QUESTION, retriever="crag", generator="vllm")
+        trace = service.retrieve(kb, QUESTION, retriever="crag", generator="vllm").trace
         assert trace["path"] == "offline" and "GradingError" in trace["llm_error"]
         assert trace["crag"]["evaluator"] == "offline"
     finally:
@@ -174,13 +174,13 @@ def test_crag_calibration_is_read_once_and_again_when_rewritten(service):
     folder = service.indexes.folder("kb")
     save_calibration(folder, {"upper": 0.7, "lower": 0.2})
     for _ in range(3):
-        _, trace = service.retrieve(kb, QUESTION, retriever="crag")
+        trace = service.retrieve(kb, QUESTION, retriever="crag").trace
         assert (trace["crag"]["upper"], trace["crag"]["lower"]) == (0.7, 0.2)
     assert service._calibrations.reads == 1
     path = save_calibration(folder, {**load_calibration(folder), "upper": 0.8})
     os.utime(path, ns=(1, 1))  # even with an old mtime, a rewrite is a new file
-    _, trace = service.retrieve(kb, QUESTION, retriever="crag")
+    trace = service.retrieve(kb, QUESTION, retriever="crag").trace
     assert trace["crag"]["upper"] == 0.8 and service._calibrations.reads == 2
     path.unlink()
-    _, trace = service.retrieve(kb, QUESTION, retriever="crag")
+    trace = service.retrieve(kb, QUESTION, retriever="crag").trace
     assert trace["crag"]["upper"] == service.settings.retrieval.crag.upper

@@ -14,6 +14,7 @@ from rag.errors import (
     InvalidInputError,
     NotFoundError,
 )
+from rag.retrieval.base import RetrievedPassages
 from rag.service.core import RagService
 from rag.settings import Settings
 
@@ -50,7 +51,7 @@ def ingest(service: RagService, name: str, records: list[dict]):
 
 def top_documents(service: RagService, collection, query: str, *, retriever: str = "hybrid",
                   k: int = 5) -> list[str]:
-    passages, _ = service.retrieve(collection, query, retriever=retriever, top_k=k)
+    passages = service.retrieve(collection, query, retriever=retriever, top_k=k).passages
     return [p.document_id for p in passages]
 
 
@@ -101,7 +102,9 @@ def test_ingest_reports_and_indexes_everything(service, kb) -> None:
 
 
 def test_passages_are_exact_spans_of_their_documents(service, kb) -> None:
-    passages, trace = service.retrieve(kb, "Nobel Prize physics chemistry", top_k=3)
+    found = service.retrieve(kb, "Nobel Prize physics chemistry", top_k=3)
+    assert isinstance(found, RetrievedPassages) and not found.abstained
+    passages, trace = found.passages, found.trace
     assert 1 <= len(passages) <= 3
     for p in passages:
         record = service.store.get_document(kb, p.document_id, with_text=True)
@@ -112,8 +115,15 @@ def test_passages_are_exact_spans_of_their_documents(service, kb) -> None:
     assert trace["latency_ms"] >= 0
 
 
+def test_retrieved_passages_abstain_when_crag_says_so() -> None:
+    assert RetrievedPassages([], {"crag": {"abstain": True}}).abstained
+    assert not RetrievedPassages([], {"crag": {"abstain": False}}).abstained
+    assert not RetrievedPassages([]).abstained
+
+
 def test_default_top_k_comes_from_settings(service, kb) -> None:
-    passages, trace = service.retrieve(kb, "history")
+    found = service.retrieve(kb, "history")
+    passages, trace = found.passages, found.trace
     assert trace["top_k"] == 5 and len(passages) <= 5
 
 
@@ -165,7 +175,7 @@ def test_unknown_retriever_and_collection(service, kb) -> None:
 
 def test_empty_collection_abstains(service) -> None:
     empty = service.create_collection("empty")
-    passages, _ = service.retrieve(empty, "anything at all")
+    passages = service.retrieve(empty, "anything at all").passages
     assert passages == []
     answer = service.ask(empty, "What is anything?")
     assert answer.abstained and answer.citations == []
@@ -187,7 +197,7 @@ def test_replacing_a_document(service, kb) -> None:
     service.run_job(job_id)
     assert top_documents(service, kb, "captured pieces change sides shogi")[0] == "chess"
     for retriever in ("bm25", "dense", "hybrid"):
-        passages, _ = service.retrieve(kb, "Garry Kasparov world champion", retriever=retriever)
+        passages = service.retrieve(kb, "Garry Kasparov world champion", retriever=retriever).passages
         assert all("Kasparov" not in p.text for p in passages)
 
 
