@@ -2,7 +2,8 @@
 
 Static files only (no build step); the page talks to the /v1 API with the API key
 the user types (kept in sessionStorage). Its Content-Security-Policy lets it load and
-connect to nothing but this server.
+connect to nothing but this server (blob: images are the benchmark plot, fetched with
+the key and shown from memory).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 
 UI_DIR = Path(__file__).resolve().parent
 ASSET_SUFFIXES = {".html", ".js", ".css"}
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
        "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
        "form-action 'self'; frame-ancestors 'none'")
 HEADERS = {"Content-Security-Policy": CSP, "Cache-Control": "no-cache",

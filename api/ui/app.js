@@ -325,10 +325,13 @@ function passageList(results, collection) {
 
 function renderTrace(trace, results, collection) {
   const order = ["retriever", "top_k", "latency_ms"];
-  const keys = [...order.filter((k) => k in trace), ...Object.keys(trace).filter((k) => !order.includes(k))];
+  const rest = Object.keys(trace).filter((k) => !order.includes(k) && !(k === "kg" && trace.kg));
+  const keys = [...order.filter((k) => k in trace), ...rest];
   const labels = { retriever: "Retriever", top_k: "Top k", latency_ms: "Latency (ms)" };
   const list = el("dl", { className: "kv" }, keys.map((k) => [el("dt", {}, labels[k] || k), el("dd", {}, valueView(trace[k]))]));
   const parts = [list];
+  // the graph walk (graph.js): seeds with weights, drawn to the passages they reached
+  if (trace.kg) parts.push(kgPanel(trace.kg, results, (p) => guarded(() => openDocument(p.document_id, p, collection))));
   if (results) parts.push(el("h3", {}, "Ranked passages"), passageList(results, collection));
   $("#trace").replaceChildren(...parts);
 }
@@ -427,6 +430,19 @@ function resultsTable(result) {
         metrics.map((m) => el("td", { className: "num" }, fmt(result.results[r][m]))))))))];
 }
 
+/** The report's recall plot; fetched with the API key (an <img src> could not send it). */
+function recallPlot(id, result) {
+  const img = el("img", { id: "bench-plot", className: "plot", width: 640, height: 420,
+                          alt: `Recall at k per retriever on ${result.dataset}` });
+  const figure = el("figure", { className: "plot-figure" }, img,
+                    el("figcaption", { className: "muted" }, "Recall@k per retriever (nDCG bars for BEIR sets)"));
+  guarded(async () => {
+    const response = await api(`/v1/benchmarks/${enc(id)}/recall.png`, { stream: true });
+    img.src = URL.createObjectURL(await response.blob());
+  });
+  return figure;
+}
+
 async function startBenchmark(event) {
   event.preventDefault();
   const dataset = $("#bench-dataset").value;
@@ -448,7 +464,7 @@ async function startBenchmark(event) {
     await sleep(1000);
   }
   if (job.status === "failed") throw new Error(`benchmark failed: ${job.error}`);
-  $("#bench-results").replaceChildren(...resultsTable(job.result));
+  $("#bench-results").replaceChildren(...resultsTable(job.result), recallPlot(started.id, job.result));
   say("Benchmark done.");
 }
 

@@ -1,6 +1,7 @@
 """The web page at / in a real headless Chromium (Debian's chromium + chromium-driver)
 against a real uvicorn server on loopback: upload two files and watch the job finish,
-ask and open a citation at its highlighted span, delete a document; screenshots go to
+ask and open a citation at its highlighted span, delete a document, draw the KG trace,
+show a benchmark's table and recall plot; screenshots go to
 tests/artifacts/ui/ (git-ignored), and the network log must show no request leaving
 the server's origin."""
 
@@ -224,6 +225,11 @@ def test_the_page_compares_benchmarks_and_chats_in_a_session(bench_server, brows
     assert sorted(rows) == ["bm25", "dense", "hybrid"]
     assert "R@5" in table.find_element(By.TAG_NAME, "thead").text
     assert browser.find_element(By.ID, "bench-state").get_attribute("data-status") == "done"
+    # the report's recall plot, fetched by id and shown under the table
+    wait.until(lambda d: d.execute_script(
+        "const i = document.getElementById('bench-plot'); return i && i.complete && i.naturalWidth > 0;"))
+    assert browser.find_element(By.ID, "bench-plot").get_attribute("src").startswith("blob:")
+    browser.execute_script("document.getElementById('bench-plot').scrollIntoView({block: 'center'})")
     shot(browser, "07-benchmark-results")
 
     # sessions: a session on kb; the reply streams into the chat
@@ -259,3 +265,48 @@ def test_the_api_key_is_kept_in_session_storage_and_sent_as_bearer(auth_server, 
     browser.refresh()  # kept for the tab's session
     wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, f'#collection-rows tr[data-name="{name}"]')))
     assert browser.find_element(By.ID, "api-key").get_attribute("value") == http.secret
+
+
+def test_the_trace_draws_the_kg_seeds_and_the_passages_they_reached(bench_server, browser):
+    import httpx
+
+    wait = WebDriverWait(browser, 180)
+    with httpx.Client(base_url=bench_server.url, timeout=120) as http:
+        assert http.post("/v1/collections", json={"name": "graph"}).status_code == 201
+        upload_json(http, "graph", [{"id": "eiffel", "title": "Eiffel Tower", "text": FILES["eiffel.txt"]},
+                                    {"id": "berlin", "title": "Berlin", "text": FILES["berlin.md"]}])
+        expected = http.post("/v1/collections/graph/retrieve", json={
+            "query": QUESTION, "retriever": "hipporag", "top_k": 5}).json()
+    seeds = [s["phrase"] for s in expected["retrieval"]["kg"]["seeds"]]
+    assert seeds and not expected["retrieval"]["kg"]["fallback_dense"]
+    browser.get(f"{bench_server.url}/#ask")
+    wait.until(EC.text_to_be_present_in_element_value((By.ID, "current-collection"), "graph"))
+    Select(browser.find_element(By.ID, "ask-retriever")).select_by_value("hipporag")
+    browser.find_element(By.ID, "ask-question").send_keys(QUESTION)
+    browser.find_element(By.ID, "ask-button").click()
+    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#kg-graph .kg-passage")))
+
+    # one SVG node per seed, named by its phrase; one per ranked passage
+    graph = browser.find_element(By.ID, "kg-graph")
+    drawn = [g.get_attribute("data-phrase") for g in graph.find_elements(By.CSS_SELECTOR, ".kg-seed")]
+    assert drawn == seeds[:8]
+    assert [g.get_attribute("data-chunk") for g in graph.find_elements(By.CSS_SELECTOR, ".kg-passage")] == [
+        str(p["chunk_id"]) for p in expected["results"]]
+    # the seed "eiffel tower" leads to the Eiffel passage, not to Berlin's
+    eiffel = next(str(p["chunk_id"]) for p in expected["results"] if p["document_id"] == "eiffel")
+    edges = {(e.get_attribute("data-seed"), e.get_attribute("data-passage"))
+             for e in graph.find_elements(By.CSS_SELECTOR, ".kg-edge")}
+    assert ("eiffel tower", eiffel) in edges
+    assert all(passage == eiffel for seed, passage in edges if seed == "eiffel tower")
+    panel = browser.find_element(By.ID, "kg-panel").text
+    assert "eiffel tower" in panel and "weight 1.000" in panel and "mode entity" in panel
+    browser.execute_script("document.getElementById('kg-panel').scrollIntoView({block: 'center'})")
+    shot(browser, "09-ask-kg-trace")
+
+    # a passage node opens its document (keyboard too)
+    node = graph.find_element(By.CSS_SELECTOR, f'.kg-passage[data-chunk="{eiffel}"]')
+    browser.execute_script("arguments[0].focus()", node)
+    browser.switch_to.active_element.send_keys(Keys.ENTER)
+    mark = wait.until(EC.visibility_of_element_located((By.ID, "cited-span")))
+    assert "Gustave Eiffel" in mark.text
+    assert_no_script_errors(browser)
