@@ -44,12 +44,19 @@ class Answer:
     # While documents of the collection wait to be indexed (and cannot be found yet):
     # {"pending_documents": n, "jobs": [job ids]}; None when everything is searchable.
     indexing: dict[str, Any] | None = None
+    # The extractive generator's cited sentences ("S1 [1] S2 [2]") when `answer` is the
+    # short span read from them ("Cork [1]"); None otherwise (the answer is the sentences,
+    # or an LLM's text).
+    evidence: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able form (with `indexing` only while documents are pending)."""
+        """JSON-able form (with `indexing` only while documents are pending, `evidence`
+        only with a short answer)."""
         data = {"answer": self.answer, "citations": [c.to_dict() for c in self.citations],
                 "abstained": self.abstained, "generator": self.generator,
                 "retrieval": self.retrieval}
+        if self.evidence is not None:
+            data["evidence"] = self.evidence
         return data if self.indexing is None else data | {"indexing": self.indexing}
 
 

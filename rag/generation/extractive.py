@@ -10,6 +10,13 @@ matched with them), so "Where can I park?" finds "Level -2, spots 40 to 55" unde
 "Parking". Questions (a session's earlier user turns, an FAQ's questions) are not answers
 either. For Chinese and Japanese, whose bigram terms straddle word boundaries, the share
 of the question's content characters found in the sentence counts too.
+
+Short answers: when the reader (`rag.generation.reader`) finds a span of the wanted
+type that scores at least `min_reading`, `answer` is that span with the markers of the
+sentences it comes from ("Cork [1]", "yes [1] [2]"), and `evidence` holds the cited
+sentences as the sentence answer would have been ("... buried in Cork. [1] ..."). The
+supporting sentences come first among the citations. Otherwise `answer` is the sentences
+and `evidence` is None.
 """
 
 from __future__ import annotations
@@ -21,13 +28,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from indexes.embedder import Embedder
+from indexes.errors import MissingDependencyError
 from indexes.tokenize import BM25Tokenizer
 from rag.generation.answers import NO_ANSWER, Answer, Citation, Passage
+from rag.generation.reader import Reader, Reading, ScoredSentence
 from rag.ingest.chunking import split_sentences
 
 SEMANTIC_WEIGHT = 0.6
 LEXICAL_WEIGHT = 0.3
 RANK_WEIGHT = 0.1
+# A reading this good replaces the sentences as `answer` (the reader's scores: about 0.5
+# for a choice without comparable evidence, up to 1.0 for dates compared; entity spans
+# sum sentence, proximity and rank scores, at most about 1.9).
+MIN_READING = 0.5
 
 _MD_HEADING = re.compile(r"#{1,6}[ \t]+(?P<text>.+?)(?:[ \t]+#+)?[ \t]*")
 _SECTION_NUMBER = re.compile(r"(?:\d+(?:\.\d+)*\.?|[IVXLC]+\.)[ \t]+")
@@ -152,13 +165,31 @@ class ExtractiveGenerator:
 
     name = "extractive"
 
-    def __init__(self, embedder: Embedder, *, max_sentences: int = 3, floor: float = 0.15) -> None:
+    def __init__(self, embedder: Embedder, *, max_sentences: int = 3, floor: float = 0.15,
+                 reader: Reader | None = None, short_answers: bool = True,
+                 min_reading: float = MIN_READING) -> None:
         if max_sentences < 1:
             raise ValueError(f"max_sentences must be >= 1, got {max_sentences!r}")
         self.embedder = embedder
         self.max_sentences = max_sentences
         self.floor = floor
         self.tokenizer = BM25Tokenizer()
+        self.reader = (reader or Reader()) if short_answers else None
+        self.min_reading = min_reading
+
+    def read(self, question: str, passages: Sequence[Passage], candidates: Sequence[Candidate],
+             scores: np.ndarray) -> Reading | None:
+        """The reader's short answer, when it is confident (None without spaCy)."""
+        if self.reader is None:
+            return None
+        sentences = [ScoredSentence(c.passage, c.start, c.end, float(s))
+                     for c, s in zip(candidates, scores, strict=True)]
+        try:
+            reading = self.reader.read(question, passages, sentences)
+        except MissingDependencyError:
+            self.reader = None  # no spaCy model: sentence answers from now on
+            return None
+        return reading if reading is not None and reading.score >= self.min_reading else None
 
     def answer(self, question: str, passages: Sequence[Passage]) -> Answer:
         """Build an answer from the best sentences of `passages`, each with its citation."""
@@ -177,10 +208,19 @@ class ExtractiveGenerator:
         chosen = pick_sentences(scores, limit=self.max_sentences, floor=self.floor)
         if not chosen:
             return Answer(NO_ANSWER, [], True, self.name)
+        reading = self.read(question, passages, candidates, scores)
+        support = list(reading.support) if reading else []
+        chosen = (support + [i for i in chosen if i not in support])[
+            :max(self.max_sentences, len(support))]
         citations, parts = [], []
         for n, i in enumerate(chosen, start=1):
             c, p = candidates[i], passages[candidates[i].passage]
             citations.append(Citation(p.chunk_id, p.document_id, p.title, texts[i],
                                       p.start + c.start, p.start + c.end, round(float(scores[i]), 4)))
             parts.append(f"{texts[i].strip()} [{n}]")
-        return Answer(" ".join(parts), citations, False, self.name)
+        sentences = " ".join(parts)
+        if reading is None:
+            return Answer(sentences, citations, False, self.name)
+        markers = " ".join(f"[{n}]" for n in range(1, len(support) + 1))
+        return Answer(f"{reading.text} {markers}".strip(), citations, False, self.name,
+                      evidence=sentences)

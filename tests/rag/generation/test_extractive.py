@@ -44,11 +44,29 @@ def test_answer_sentences_carry_exact_citations(generator) -> None:
     best = answer.citations[0]
     assert best.document_id == "curie" and best.chunk_id == 7 and best.title == "Marie Curie"
     assert "1911" in best.text
+    # The short answer is the span, cited; the sentences are its evidence (issue 17).
+    assert answer.answer == "1911 [1]"
     for n, citation in enumerate(answer.citations, start=1):
         assert DOCS[citation.document_id][citation.start:citation.end] == citation.text
-        assert f"{citation.text.strip()} [{n}]" in answer.answer
+        assert f"{citation.text.strip()} [{n}]" in answer.evidence
     scores = [c.score for c in answer.citations]
     assert scores == sorted(scores, reverse=True)
+    assert answer.to_dict()["evidence"] == answer.evidence
+
+
+@pytest.mark.integration
+def test_without_short_answers_the_sentences_are_the_answer(embedder) -> None:
+    sentences = ExtractiveGenerator(embedder, short_answers=False)
+    answer = sentences.answer("When did Marie Curie win the Nobel Prize in Chemistry?", PASSAGES)
+    assert answer.evidence is None and "evidence" not in answer.to_dict()
+    for n, citation in enumerate(answer.citations, start=1):
+        assert f"{citation.text.strip()} [{n}]" in answer.answer
+
+
+@pytest.mark.integration
+def test_no_confident_span_keeps_the_sentence_answer(generator) -> None:
+    answer = generator.answer("Why did Marie Curie move to Paris?", PASSAGES)
+    assert answer.evidence is None and "Paris to study physics. [" in answer.answer
 
 
 @pytest.mark.integration

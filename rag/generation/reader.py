@@ -1,0 +1,348 @@
+"""Offline short answers: the span of the retrieved passages that answers the question.
+
+No LLM. `question_types.analyze` says what the question wants; then
+
+* an entity question ("Where was the director of film X born?") takes the spaCy NER
+  spans (dates: `find_dates`) of the wanted type from the passages' sentences and scores
+  each by the extractive score of its sentence, its closeness to the question's terms
+  there, its passage's rank and how many passages name it; spans the question already
+  names are left out;
+* a choice ("Which film came out first, A or B?") finds each option's passage, follows
+  the relation the question names ("the director who died later": the film's passage ->
+  the passage of the person it names near "directed") and compares the dates there;
+* a yes/no question on the same country/nationality compares the two entities'
+  nationalities; "Are X and Y both <noun>?" checks the noun in both passages.
+
+The result carries the sentences that support it, so the answer keeps its citations.
+`Reader.read` returns None when nothing fits (the caller keeps its sentence answer).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from indexes.kg.openie import normalize_entity, normalize_phrase
+from rag.generation.answers import Passage
+from rag.generation.question_types import QuestionType, analyze, find_dates, life_dates
+
+SENTENCE_WEIGHT = 1.0
+PROXIMITY_WEIGHT = 0.4
+RANK_WEIGHT = 0.3
+FREQUENCY_WEIGHT = 0.15
+EVENT_WEIGHT = 0.3
+BRIDGE_WEIGHT = 0.3
+# Relation nouns of 2-hop questions and the words near which a passage names the related
+# entity ("directed by", "son of").
+RELATION_CUES: dict[str, tuple[str, ...]] = {
+    "director": ("direct",), "composer": ("compos", "music", "score"),
+    "performer": ("perform", "sung", "sing", "record", "by"), "producer": ("produc",),
+    "author": ("writ", "author", "by"), "writer": ("writ", "by"), "creator": ("creat", "by"),
+    "father": ("son of", "daughter of", "father", "child of"),
+    "mother": ("son of", "daughter of", "mother", "child of"),
+    "husband": ("married", "husband", "wife of", "spouse"),
+    "wife": ("married", "wife", "husband of", "spouse"), "founder": ("found",),
+}
+# Relations to a person, whose dates are a life's ("the director who died later").
+PERSON_RELATIONS = frozenset({"director", "composer", "performer", "producer", "author",
+                              "writer", "father", "mother", "husband", "wife", "creator",
+                              "founder"})
+_STOP = frozenset("a an the of in on at to for from by with and or is are was were be been "
+                  "do does did who whom whose what which when where why how that this these "
+                  "those it its as both same film song".split())
+
+
+@dataclass(frozen=True)
+class ScoredSentence:
+    """A candidate sentence (char offsets within its passage's text) and its score."""
+
+    passage: int
+    start: int
+    end: int
+    score: float
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A short answer, how it was found (`kind`), its score, and the indices (into the
+    sentences given to `read`) of the sentences that support it."""
+
+    text: str
+    kind: str
+    score: float
+    support: tuple[int, ...]
+
+
+def content_words(text: str) -> list[str]:
+    """Lower-cased words of `text` that carry content (no stopwords, no 1-letter words)."""
+    return [w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in _STOP and len(w) > 1]
+
+
+def named_in(span: str, question_norm: str) -> bool:
+    """Whether the question already names the span (then it is not the answer)."""
+    norm = normalize_entity(span)
+    return not norm or f" {norm} " in f" {question_norm} "
+
+
+def proximity(span_start: int, span_end: int, sentence: str, offset: int, terms: set[str],
+              ) -> float:
+    """How near the span sits to the question's terms in its sentence: half
+    1 / (1 + d / 3) for the distance d in words to the nearest term, half whether the
+    content word just before the span is one ("in Chemistry in 1911" for a question on
+    Chemistry, not "in Physics in 1903"); 0 when the sentence has no term."""
+    best, left = math.inf, ""
+    for match in re.finditer(r"[A-Za-z0-9]+", sentence):
+        pos, word = offset + match.start(), match.group(0).lower()
+        if pos + len(word) <= span_start and word not in _STOP and len(word) > 1:
+            left = word
+        if word in terms:
+            gap = span_start - pos if pos < span_start else pos - span_end
+            words = len(sentence[min(pos, span_end) - offset:max(pos, span_start) - offset].split())
+            best = min(best, max(0, words - 1) if gap > 0 else 0)
+    if best == math.inf:
+        return 0.0
+    return 0.5 / (1.0 + best / 3.0) + 0.5 * (left in terms)
+
+
+def aggregate(found: Sequence[tuple[str, float, int, int]]) -> list[tuple[str, float, int]]:
+    """(span, score, passage, sentence) rows -> one row per normalised span, best score
+    plus a bonus per further passage that names it; best first."""
+    by_norm: dict[str, list[tuple[str, float, int, int]]] = {}
+    for row in found:
+        by_norm.setdefault(normalize_entity(row[0]), []).append(row)
+    out = []
+    for rows in by_norm.values():
+        best = max(rows, key=lambda r: r[1])
+        passages = {r[2] for r in rows}
+        out.append((best[0], best[1] + FREQUENCY_WEIGHT * math.log(len(passages)), best[3]))
+    return sorted(out, key=lambda r: -r[1])
+
+
+def title_match(option: str, title: str) -> float:
+    """How well an option names a passage title (token Jaccard of normalised words)."""
+    a, b = set(normalize_phrase(option).split()), set(normalize_phrase(title).split())
+    return len(a & b) / len(a | b) if a and b else 0.0
+
+
+def option_passage(option: str, passages: Sequence[Passage]) -> int | None:
+    """The best-ranked passage titled like the option (Jaccard >= 0.5), or None."""
+    scored = [(title_match(option, p.title), -n, n) for n, p in enumerate(passages)]
+    best = max(scored, default=(0.0, 0, None))
+    return best[2] if best[0] >= 0.5 else None
+
+
+def relation_of(question: str) -> str:
+    """The relation noun a 2-hop question goes through ("the director of film X")."""
+    words = re.findall(r"[a-z]+", question.lower())
+    return next((w for w in words if w in RELATION_CUES), "")
+
+
+def bridge_passage(source: int, relation: str, passages: Sequence[Passage]) -> int | None:
+    """The passage of the entity that passage `source` names for `relation`: another
+    passage whose title the source's text names, the one named nearest a relation cue."""
+    text = passages[source].text.lower()
+    cues = [m.start() for cue in RELATION_CUES.get(relation, ()) for m in re.finditer(cue, text)]
+    best: tuple[float, int] | None = None
+    for n, p in enumerate(passages):
+        title = re.sub(r"\s*\([^)]*\)$", "", p.title).lower()
+        if n == source or not title or normalize_phrase(title) == normalize_phrase(passages[source].title):
+            continue
+        at = text.find(title)
+        if at < 0:
+            continue
+        distance = min((abs(at - c) for c in cues), default=len(text)) + n  # rank breaks ties
+        if best is None or distance < best[0]:
+            best = (distance, n)
+    return None if best is None else best[1]
+
+
+def first_sentence(passages: Sequence[Passage], sentences: Sequence[ScoredSentence], n: int,
+                   ) -> int | None:
+    """Index of passage `n`'s first candidate sentence (its support), if any."""
+    return next((i for i, s in enumerate(sentences) if s.passage == n), None)
+
+
+class Reader:
+    """Picks a short answer span; spaCy loads once, on first use."""
+
+    def __init__(self, load: Callable[[], Any] | None = None) -> None:
+        self._load, self._nlp = load, None
+
+    def nlp(self) -> Any:
+        """The spaCy pipeline (loaded on first call)."""
+        if self._nlp is None:
+            if self._load is None:
+                from indexes.kg.openie import load_spacy
+
+                self._load = load_spacy
+            self._nlp = self._load()
+        return self._nlp
+
+    def read(self, question: str, passages: Sequence[Passage],
+             sentences: Sequence[ScoredSentence]) -> Reading | None:
+        """The short answer to `question` from `passages`, or None when nothing fits."""
+        if not passages or not sentences:
+            return None
+        qtype = analyze(question)
+        if qtype.kind == "open":
+            return None
+        if qtype.kind == "choice":
+            return self._choice(question, qtype, passages, sentences)
+        if qtype.kind == "yesno":
+            return self._yes_no(question, qtype, passages, sentences)
+        return self._entity(question, qtype, passages, sentences)
+
+    # -- entity questions --------------------------------------------------------------
+    def _spans(self, qtype: QuestionType, doc: Any, text: str, s: ScoredSentence,
+               ) -> list[tuple[int, int, float]]:
+        """(start, end, bonus) of the sentence's spans of the wanted type; a date is the
+        birth or death date the question asks for gets EVENT_WEIGHT."""
+        if qtype.types == ("DATE",):
+            sentence = text[s.start:s.end]
+            birth, death = life_dates(sentence) if qtype.event else (None, None)
+            pick = death if qtype.event == "death" else birth
+            return [(s.start + d.start, s.start + d.end, EVENT_WEIGHT if d == pick else 0.0)
+                    for d in find_dates(sentence)]
+        return [(e.start_char, e.end_char, 0.0) for e in doc.ents
+                if s.start <= e.start_char and e.end_char <= s.end
+                and (e.label_ in qtype.types if qtype.types else
+                     e.label_ not in ("DATE", "CARDINAL", "ORDINAL", "PERCENT", "TIME"))]
+
+    def _bridge(self, question: str, passages: Sequence[Passage]) -> int | None:
+        """For "the director of film X"-questions, the passage of X's director (the
+        answer lies there, not in X's passage)."""
+        relation = relation_of(question)
+        named = self._named_passages(question, passages) if relation else []
+        return bridge_passage(named[0], relation, passages) if named else None
+
+    def _entity(self, question: str, qtype: QuestionType, passages: Sequence[Passage],
+                sentences: Sequence[ScoredSentence]) -> Reading | None:
+        docs = list(self.nlp().pipe([p.text for p in passages]))
+        question_norm, terms = normalize_entity(question), set(content_words(question))
+        top = max(s.score for s in sentences) or 1.0
+        bridge = self._bridge(question, passages)
+        found = []
+        for i, s in enumerate(sentences):
+            text = passages[s.passage].text
+            for start, end, bonus in self._spans(qtype, docs[s.passage], text, s):
+                span = text[start:end].strip(" ,.;:")
+                if not span or named_in(span, question_norm):
+                    continue
+                score = (SENTENCE_WEIGHT * s.score / top + bonus
+                         + PROXIMITY_WEIGHT * proximity(start, end, text[s.start:s.end], s.start, terms)
+                         + RANK_WEIGHT / (1.0 + s.passage)
+                         + BRIDGE_WEIGHT * (s.passage == bridge))
+                found.append((span, score, s.passage, i))
+        ranked = aggregate(found)
+        if not ranked:
+            return None
+        span, score, sentence = ranked[0]
+        return Reading(span, "entity", round(score, 4), (sentence,))
+
+    # -- choices and yes/no ------------------------------------------------------------
+    def _target(self, question: str, name: str, passages: Sequence[Passage]) -> int | None:
+        """The passage an option's attribute is read from: the option's own, or the one
+        its relation leads to ("the director of" the film)."""
+        source = option_passage(name, passages)
+        relation = relation_of(question)
+        if source is None or not relation:
+            return source
+        bridge = bridge_passage(source, relation, passages)
+        return source if bridge is None else bridge
+
+    def _choice(self, question: str, qtype: QuestionType, passages: Sequence[Passage],
+                sentences: Sequence[ScoredSentence]) -> Reading | None:
+        targets = [self._target(question, o, passages) for o in qtype.options]
+        keys = []
+        for target in targets:
+            if target is None:
+                keys.append(None)
+                continue
+            text = passages[target].text
+            if qtype.order == "longer":  # who lived longer: the life span, in years
+                birth, death = life_dates(text)
+                keys.append((death.key[0] - birth.key[0], 0, 0) if birth and death else None)
+                continue
+            if qtype.event or relation_of(question) in PERSON_RELATIONS:
+                birth, death = life_dates(text)
+                date = death if qtype.event == "death" else birth
+            else:
+                dates = find_dates(text)
+                date = dates[0] if dates else None
+            keys.append(date.key if date else None)
+        support = tuple(i for t in targets if t is not None
+                        for i in [first_sentence(passages, sentences, t)] if i is not None)
+        if None not in keys and keys[0] != keys[1] and qtype.order:
+            late = qtype.order in ("late", "longer")
+            pick = int(keys[1] > keys[0]) if late else int(keys[1] < keys[0])
+            return Reading(qtype.options[pick], "choice", 1.0, support)
+        # No comparable dates: the option whose passage the evidence ranks higher.
+        ranks = [t if t is not None else len(passages) for t in targets]
+        pick = int(ranks[1] < ranks[0])
+        return Reading(qtype.options[pick], "choice", 0.5, support)
+
+    def _named_passages(self, question: str, passages: Sequence[Passage]) -> list[int]:
+        """Passages whose (qualifier-free) title the question names, in rank order."""
+        q = f" {normalize_phrase(question)} "
+        out = []
+        for n, p in enumerate(passages):
+            title = normalize_phrase(re.sub(r"\s*\([^)]*\)$", "", p.title))
+            if title and f" {title} " in q and title not in {normalize_phrase(passages[m].title)
+                                                           for m in out}:
+                out.append(n)
+        return out
+
+    def _yes_no(self, question: str, qtype: QuestionType, passages: Sequence[Passage],
+                sentences: Sequence[ScoredSentence]) -> Reading | None:
+        named = self._named_passages(question, passages)[:2]
+        if len(named) < 2:
+            return None
+        relation = relation_of(question)
+        targets = [bridge_passage(n, relation, passages) or n if relation else n for n in named]
+        support = tuple(i for t in targets for i in [first_sentence(passages, sentences, t)]
+                        if i is not None)
+        if re.search(r"\bsame (?:country|nationality)\b|\bnationality\b", question, re.I):
+            origins = [self._origin(passages[t]) for t in targets]
+            if None in origins:
+                return Reading("yes", "yesno", 0.3, support)
+            return Reading("yes" if origins[0] == origins[1] else "no", "yesno", 0.8, support)
+        both = re.search(r"\bboth\s+(.+?)\s*\?*$", question, re.I)
+        if both:
+            words = content_words(both.group(1))
+            first = [normalize_phrase(passages[t].text[:300]) for t in targets]
+            has = [all(w in text or w.rstrip("s") in text for w in words) for text in first]
+            return Reading("yes" if all(has) else "no", "yesno", 0.6, support)
+        return None
+
+    def _origin(self, passage: Passage) -> str | None:
+        """A passage's nationality: its first NORP/GPE in the opening sentences."""
+        doc = self.nlp()(passage.text[:400])
+        for ent in doc.ents:
+            if ent.label_ in ("NORP", "GPE"):
+                return nationality_key(ent.text)
+        return None
+
+
+_DEMONYMS = {"american": "united states", "us": "united states", "usa": "united states",
+             "u s": "united states", "america": "united states", "british": "united kingdom",
+             "english": "united kingdom", "uk": "united kingdom", "england": "united kingdom",
+             "french": "france", "german": "germany", "italian": "italy", "spanish": "spain",
+             "indian": "india", "japanese": "japan", "chinese": "china", "russian": "russia",
+             "soviet": "russia", "canadian": "canada", "australian": "australia",
+             "swedish": "sweden", "danish": "denmark", "norwegian": "norway",
+             "dutch": "netherlands", "polish": "poland", "mexican": "mexico",
+             "brazilian": "brazil", "argentine": "argentina", "finnish": "finland",
+             "greek": "greece", "turkish": "turkey", "korean": "korea", "south korean": "korea",
+             "irish": "ireland", "scottish": "united kingdom", "welsh": "united kingdom",
+             "austrian": "austria", "hungarian": "hungary", "czech": "czech republic",
+             "belgian": "belgium", "swiss": "switzerland", "portuguese": "portugal",
+             "filipino": "philippines", "egyptian": "egypt", "iranian": "iran"}
+
+
+def nationality_key(text: str) -> str:
+    """One key for a country and its demonym ("American" and "United States" alike)."""
+    norm = normalize_entity(text)
+    return _DEMONYMS.get(norm, norm)
