@@ -347,6 +347,8 @@ async function ask(event) {
   const button = $("#ask-button");
   answer.textContent = "";
   answer.className = "answer-text";
+  delete answer.dataset.tokens;
+  delete answer.dataset.done;
   $("#citations").replaceChildren();
   $("#trace").replaceChildren(el("p", { className: "muted" }, "Retrieving…"));
   button.disabled = true;
@@ -354,8 +356,10 @@ async function ask(event) {
   let trace = null;
   try {
     await streamAsk(collection, { question, retriever, top_k: topK }, (name, data) => {
-      if (name === "token") answer.textContent += data.text;
-      else if (name === "citations") {
+      if (name === "token") {
+        answer.textContent += data.text;
+        answer.dataset.tokens = String(Number(answer.dataset.tokens || 0) + 1);  // pieces streamed in
+      } else if (name === "citations") {
         trace = data.retrieval;
         answer.classList.toggle("abstained", data.abstained);
         $("#citations").replaceChildren(...data.citations.map((c, i) => citationChip(c, i + 1, collection)));
@@ -483,6 +487,7 @@ async function pickSession(session) {
   const where = session.collection || state.collection || "no collection";
   $("#session-title").textContent = `${session.name || session.id} — answers from ${where}`;
   $("#chat-input").disabled = $("#chat-send").disabled = false;
+  enableMemory(true);
   const { messages } = await api(`/v1/sessions/${enc(session.id)}/messages`);
   $("#chat-log").replaceChildren(...messages.filter((m) => m.role === "user" || m.role === "assistant")
     .map((m) => el("li", { className: m.role }, m.content)));
@@ -494,7 +499,7 @@ async function pickSession(session) {
 async function loadCore() {
   if (!state.session) return;
   const { core } = await api(`/v1/sessions/${enc(state.session.id)}/core`);
-  $("#core-memory").textContent = Object.keys(core).length ? JSON.stringify(core, null, 2) : "(empty)";
+  renderCore(core);  // memory.js: editable rows
 }
 
 async function createSession(event) {
@@ -514,14 +519,16 @@ async function sendChat(event) {
   const collection = session.collection || needCollection();
   const log = $("#chat-log");
   log.append(el("li", { className: "user" }, text));
-  const reply = el("li", { className: "assistant" });
+  const said = el("div", { className: "reply-text" });
+  const reply = el("li", { className: "assistant" }, said);
   log.append(reply);
   input.value = "";
   $("#chat-send").disabled = true;
   try {
     await streamAsk(collection, { question: text, session_id: session.id }, (name, data) => {
-      if (name === "token") reply.textContent += data.text;
-      else if (name === "done") reply.textContent = data.answer;
+      if (name === "token") said.textContent += data.text;
+      else if (name === "citations") reply.append(turnContext(data.retrieval, data.citations, collection));
+      else if (name === "done") said.textContent = data.answer;
       else if (name === "error") throw new Error(data.detail);
       log.scrollTop = log.scrollHeight;
     });
@@ -567,6 +574,7 @@ function setup() {
   $("#doc-close").addEventListener("click", () => $("#doc-dialog").close());
   setupTabs();
   setupUpload();
+  setupMemory();
   fillRetrieverPickers();
   guarded(async () => {
     await loadCollections();

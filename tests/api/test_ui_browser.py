@@ -73,11 +73,17 @@ def shot(driver, name: str) -> Path:
     return path
 
 
+def performance_log(driver) -> list[dict]:
+    """Every DevTools message so far (get_log drains the log, so what was read is kept)."""
+    seen = driver.__dict__.setdefault("_performance_log", [])
+    seen.extend(json.loads(e["message"])["message"] for e in driver.get_log("performance"))
+    return seen
+
+
 def requested_urls(driver) -> list[str]:
     """Every URL the page asked for, from Chromium's performance (DevTools network) log."""
     urls = []
-    for entry in driver.get_log("performance"):
-        message = json.loads(entry["message"])["message"]
+    for message in performance_log(driver):
         if message["method"] in ("Network.requestWillBeSent", "Network.webSocketCreated"):
             urls.append(message["params"].get("request", message["params"]).get("url"))
     return urls
@@ -99,6 +105,7 @@ def test_the_page_uploads_asks_cites_and_deletes(server, client, browser, tmp_pa
     wait.until(EC.presence_of_element_located((By.CSS_SELECTOR,
                                                f'#collection-rows tr[data-name="{collection}"]')))
     Select(browser.find_element(By.ID, "current-collection")).select_by_value(collection)
+    shot(browser, "00-collections")
     browser.find_element(By.ID, "tab-collections").send_keys(Keys.ARROW_RIGHT)
     wait.until(EC.visibility_of_element_located((By.ID, "panel-documents")))
     assert browser.switch_to.active_element.get_attribute("id") == "tab-documents"
@@ -123,6 +130,12 @@ def test_the_page_uploads_asks_cites_and_deletes(server, client, browser, tmp_pa
     wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#trace .passages li")))
     answer = browser.find_element(By.ID, "answer-text").text
     assert "Gustave Eiffel" in answer
+    # it came as a stream: the ask answered with text/event-stream, its text in token events
+    streamed = [m["params"]["response"] for m in performance_log(browser)
+                if m["method"] == "Network.responseReceived"
+                and m["params"]["response"]["url"].endswith(f"/v1/collections/{collection}/ask")]
+    assert streamed and all(r["mimeType"] == "text/event-stream" for r in streamed), streamed
+    assert int(browser.find_element(By.ID, "answer-text").get_attribute("data-tokens")) >= 1
     trace_text = browser.find_element(By.ID, "trace").text
     assert "hybrid" in trace_text and "Latency (ms)" in trace_text
     chips = browser.find_elements(By.CSS_SELECTOR, "#citations .chip")
@@ -169,16 +182,21 @@ def test_the_page_uploads_asks_cites_and_deletes(server, client, browser, tmp_pa
     browser.find_element(By.ID, "tab-ask").click()
     shot(browser, "05-phone-ask")
 
-    # nothing left the server's origin; no script errors
-    origin = urlsplit(server.url)
-    urls = requested_urls(browser)
-    assert any(u.startswith(f"{server.url}/v1/") for u in urls), urls
+    assert_stays_on(browser, server.url)
+    assert_no_script_errors(browser)
+
+
+def assert_stays_on(driver, url: str) -> None:
+    """Nothing the page asked for left the server's origin (the network log since the last call)."""
+    origin = urlsplit(url)
+    urls = requested_urls(driver)
+    assert any(u.startswith(f"{url}/v1/") for u in urls), urls
     # (chrome://, data:, blob:, about: are the browser's own, e.g. its new-tab page before
-    # the first navigation; anything that goes over a network must be to the server)
+    # the first navigation, or the recall plot shown from memory; anything that goes over
+    # a network must be to the server)
     network = [u for u in urls if urlsplit(u).scheme not in ("chrome", "data", "blob", "about")]
     outside = [u for u in network if urlsplit(u)[:2] != origin[:2]]
-    assert not outside, f"requests left {server.url}: {outside}"
-    assert_no_script_errors(browser)
+    assert not outside, f"requests left {url}: {outside}"
 
 
 def assert_no_script_errors(driver) -> None:
@@ -243,7 +261,41 @@ def test_the_page_compares_benchmarks_and_chats_in_a_session(bench_server, brows
         messages = http.get(f"/v1/sessions/{session['id']}/messages").json()["messages"]
     assert session["name"] == "trip" and session["collection"] == "kb"
     assert [m["role"] for m in messages] == ["user", "assistant"]
+
+    # core facts: pin two, edit one in place, unpin the other (checked through the API)
+    for key, value in (("hotel", "the Ritz"), ("name", "Ada")):
+        browser.find_element(By.ID, "core-key").send_keys(key)
+        browser.find_element(By.ID, "core-value").send_keys(value, Keys.ENTER)
+        wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, f'#core-rows li[data-key="{key}"]')))
+    edit = browser.find_element(By.CSS_SELECTOR, '#core-rows li[data-key="hotel"] input')
+    edit.clear()
+    edit.send_keys("the Savoy", Keys.ENTER)
+    wait.until(EC.text_to_be_present_in_element((By.ID, "status"), "Saved core fact hotel"))
+    browser.find_element(By.CSS_SELECTOR, '#core-rows li[data-key="name"] button.core-delete').click()
+    wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, '#core-rows li[data-key="name"]'))
+    # archival insert
+    browser.find_element(By.ID, "archival-text").send_keys("My flight to Rome leaves from gate 42 at Orly.")
+    browser.find_element(By.ID, "archival-add").click()
+    wait.until(EC.text_to_be_present_in_element((By.ID, "archival-status"), "archival record"))
+    record = browser.find_element(By.ID, "archival-status").get_attribute("data-id")
+    with httpx.Client(base_url=bench_server.url, timeout=60) as http:
+        assert http.get(f"/v1/sessions/{session['id']}/core").json()["core"] == {"hotel": "the Savoy"}
+        found = http.get(f"/v1/sessions/{session['id']}/archival", params={"query": "flight gate"}).json()
+    assert [str(r["id"]) for r in found["results"]][:1] == [record]
+
+    # the next turn shows the context pieces it used: the core fact and the archival record
+    browser.find_element(By.ID, "chat-input").send_keys("Which gate does my flight leave from?", Keys.ENTER)
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#chat-log li.assistant .turn-context")) == 2)
+    context = browser.find_elements(By.CSS_SELECTOR, "#chat-log li.assistant .turn-context")[-1]
+    context.find_element(By.TAG_NAME, "summary").click()
+    tiers = {(p.get_attribute("data-tier"), p.get_attribute("data-source"))
+             for p in context.find_elements(By.CSS_SELECTOR, ".pieces li[data-tier]")}
+    assert ("core", "core") in tiers and ("archival", f"archival:{record}") in tiers, tiers
+    assert "memory piece" in context.text
     shot(browser, "08-session-chat")
+    browser.execute_script("document.getElementById('core-title').scrollIntoView({block: 'start'})")
+    shot(browser, "08b-session-memory")
+    assert_stays_on(browser, bench_server.url)
     assert_no_script_errors(browser)
 
 
@@ -309,4 +361,5 @@ def test_the_trace_draws_the_kg_seeds_and_the_passages_they_reached(bench_server
     browser.switch_to.active_element.send_keys(Keys.ENTER)
     mark = wait.until(EC.visibility_of_element_located((By.ID, "cited-span")))
     assert "Gustave Eiffel" in mark.text
+    assert_stays_on(browser, bench_server.url)
     assert_no_script_errors(browser)
