@@ -24,31 +24,30 @@ hence ``auto``.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from indexes.base import Chunk, Hit, validate_k
+from indexes.base import Chunk
 from indexes.dense import DenseIndex
 from indexes.embedder import Embedder
 from indexes.errors import EmbedderMismatchError, IndexFormatError
 from indexes.kg import linking
 from indexes.kg.cache import OpenIECache
 from indexes.kg.graph import KnowledgeGraph
-from indexes.kg.openie import OpenIEExtractor, OpenIEResult, SpacyOpenIE, normalize_phrase
+from indexes.kg.openie import OpenIEExtractor, OpenIEResult, SpacyOpenIE, normalize_entity
 from indexes.kg.openie import text_hash as hash_text
-from indexes.kg.ppr import personalized_pagerank, transition_matrix
-from indexes.kg.settings import MODES, KGSettings, auto_mode
+from indexes.kg.search import GraphSearch
+from indexes.kg.settings import KGSettings, auto_mode
 from indexes.kg.store import load_graph, save_graph
 from indexes.persist import read_meta, write_meta
 
 
-class KnowledgeGraphIndex:
+class KnowledgeGraphIndex(GraphSearch):
     """HippoRAG-style KG index behind the `Index` protocol (retriever name ``hipporag``).
 
     The constructor is cheap: models load in `load_models()` or on first use.
@@ -137,7 +136,16 @@ class KnowledgeGraphIndex:
             found.update(pairs)
             if self.cache is not None:
                 self.cache.put_many(pairs)
-        return [found[h] for h in hashes]
+        return [self._with_aliases(found[h], c) for h, c in zip(hashes, chunks, strict=True)]
+
+    def _with_aliases(self, result: OpenIEResult, chunk: Chunk) -> OpenIEResult:
+        """The result with the chunk title's aliases as title phrases too (not cached: the
+        cache holds what the extractor said)."""
+        if not self.settings.title_aliases or not chunk.title:
+            return result
+        aliases = [a for a in (normalize_entity(t) for t in linking.title_aliases(chunk.title))
+                   if a and a not in result.titles]
+        return replace(result, titles=(*result.titles, *aliases)) if aliases else result
 
     def outdated(self, chunks: Sequence[Chunk]) -> list[int]:
         """Ids of `chunks` in the graph whose triples are not what a rebuild would use now.
@@ -195,173 +203,6 @@ class KnowledgeGraphIndex:
     def to_networkx(self) -> Any:
         """The graph as `networkx.Graph` (for export and as the PPR reference)."""
         return self.graph.to_networkx()
-
-    # -- search ---------------------------------------------------------------
-    def search(self, query: str, k: int) -> list[Hit]:
-        """Top `k` passages by Personalized PageRank from the question's seeds."""
-        return self.search_with_trace(query, k)[0]
-
-    def search_with_trace(self, query: str, k: int) -> tuple[list[Hit], dict[str, Any]]:
-        """Like `search`, also returning what the walk started from.
-
-        Returns:
-            `(hits, trace)`; the trace holds `mode`, `query_entities`, `seeds` (phrase and
-            weight, best first), `facts` (triple and score), `fallback_dense` and `ppr_ms`.
-        """
-        validate_k(k)
-        trace: dict[str, Any] = {"mode": self.mode, "query_entities": [], "seeds": [],
-                                 "facts": [], "fallback_dense": False}
-        if self.settings.mode == "auto":
-            trace["mode_setting"] = "auto"
-        if self.count() == 0:
-            return [], trace
-        qvec = self.embedder.encode([query])[0]
-        reset = self._personalization(query, qvec, trace)
-        if reset is None:
-            trace["fallback_dense"] = True
-            dense = self.dense.search_vector(qvec, k) if self.dense is not None else []
-            return [Hit(h.chunk_id, h.score, self.name) for h in dense], trace
-        return self._walk(reset, k, trace), trace
-
-    def personalization(self, query: str) -> np.ndarray | None:
-        """The PPR restart vector `search` would use for `query` (rows as in
-        `graph.matrix()`), or None when nothing seeds the walk (the dense fallback).
-
-        For benchmarks that compare the walk with another PageRank implementation.
-        """
-        if self.count() == 0:
-            return None
-        return self._personalization(query, self.embedder.encode([query])[0], {})
-
-    def pagerank(self, reset: np.ndarray) -> np.ndarray:
-        """Scores of every node (rows of `graph.matrix()`) for a restart vector, by the
-        walk `search` runs on the cached CSR operator."""
-        transition_t, dangling, _, _ = self._operator()
-        return personalized_pagerank(transition_t, dangling, reset,
-                                     damping=self.settings.damping, tol=self.settings.ppr_tol,
-                                     max_iter=self.settings.ppr_max_iter)
-
-    def _personalization(self, query: str, qvec: np.ndarray,
-                         trace: dict[str, Any]) -> np.ndarray | None:
-        use_ents, use_ngrams, use_facts, use_prior = MODES[self.mode]
-        seeds: dict[int, float] = {}
-        exact: set[int] = set()
-        if use_ents or use_ngrams:
-            seeds, exact = self._entity_seeds(query, trace, entities=use_ents, ngrams=use_ngrams)
-        if use_facts:
-            for pid, weight in self._fact_seeds(qvec, trace).items():
-                seeds[pid] = seeds.get(pid, 0.0) + self.settings.fact_weight * weight
-        if not seeds:
-            return None
-        prior = self._dense_prior(qvec) if use_prior else {}
-        for cid, weight in self._title_passages(exact).items():
-            prior[cid] = prior.get(cid, 0.0) + weight
-        g = self.graph
-        trace["seeds"] = [{"phrase": g.phrase_text[p], "weight": round(w, 6)} for p, w in
-                          sorted(seeds.items(), key=lambda item: -item[1])[:20]]
-        transition_t, _, row_of, passage_ids = self._operator()
-        n_phrases = transition_t.shape[0] - len(passage_ids)
-        reset = np.zeros(transition_t.shape[0])
-        for pid, weight in seeds.items():
-            reset[row_of[pid]] += weight
-        if prior:
-            row_of_passage = {int(c): n_phrases + n for n, c in enumerate(passage_ids)}
-            for cid, weight in prior.items():
-                if cid in row_of_passage:
-                    reset[row_of_passage[cid]] += weight
-        return reset
-
-    def _title_phrases(self) -> dict[int, list[int]]:
-        """Title phrase id -> the passages it titles (cached per graph version)."""
-        g = self.graph
-        if self._titles_cache is None or self._titles_cache[0] != g.version:
-            titles: dict[int, list[int]] = {}
-            for cid, entry in g.passages.items():
-                for pid in entry.titles:
-                    titles.setdefault(pid, []).append(cid)
-            self._titles_cache = (g.version, titles)
-        return self._titles_cache[1]
-
-    def _title_passages(self, seeds: set[int]) -> dict[int, float]:
-        """Passages titled by an exactly matched seed phrase get `title_seed_weight`."""
-        weight = self.settings.title_seed_weight
-        if weight <= 0:
-            return {}
-        titles = self._title_phrases()
-        out: dict[int, float] = {}
-        for pid in seeds:
-            for cid in titles.get(pid, ()):
-                out[cid] = out.get(cid, 0.0) + weight / len(titles[pid])
-        return out
-
-    def _entity_seeds(self, query: str, trace: dict[str, Any], *, entities: bool,
-                      ngrams: bool) -> tuple[dict[int, float], set[int]]:
-        g = self.graph
-        linked: list[tuple[int, float]] = []
-        if ngrams:
-            titles = self._title_phrases()
-            matches = linking.ngram_matches(
-                normalize_phrase(query).split(), g.phrase_id,
-                accept=lambda pid, size: size >= 2 or pid in titles,
-                max_len=self.settings.ngram_max_len)
-            linked += [(pid, 1.0) for _, pid in matches]
-        if entities:
-            mentions = self.openie.query_entities(query)
-            trace["query_entities"] = mentions
-            exact = [g.phrase_id[m] for m in mentions if m in g.phrase_id]
-            linked += [(pid, 1.0) for pid in exact]
-            unseen = [m for m in mentions if m not in g.phrase_id]
-            if unseen:
-                ids, sims = linking.nearest_rows(self._embed(unseen), g.phrase_vecs.vectors,
-                                                 g.phrase_vecs.alive, self.settings.link_top_k)
-                linked += [(int(i), float(s)) for row_i, row_s in zip(ids, sims, strict=True)
-                           for i, s in zip(row_i, row_s, strict=True)
-                           if s >= self.settings.link_min_similarity]
-        exact_ids = {pid for pid, sim in linked if sim >= 1.0}
-        return linking.entity_seeds(linked, g.specificity), exact_ids
-
-    def _fact_seeds(self, qvec: np.ndarray, trace: dict[str, Any]) -> dict[int, float]:
-        g = self.graph
-        if not g.fact_id:
-            return {}
-        ids, sims = linking.nearest_rows(qvec[None, :], g.fact_vecs.vectors, g.fact_vecs.alive,
-                                         self.settings.top_facts)
-        facts = [(int(i), float(s)) for i, s in zip(ids[0], sims[0], strict=True)]
-        trace["facts"] = [{"triple": list(g.fact_triple[f]), "score": round(s, 6)}
-                          for f, s in facts]
-
-        def ends(fid: int) -> tuple[int, int]:
-            s, _, o = g.fact_triple[fid]
-            return g.phrase_id[s], g.phrase_id[o]
-
-        return linking.fact_seeds(facts, ends, g.specificity)
-
-    def _dense_prior(self, qvec: np.ndarray) -> dict[int, float]:
-        if self.dense is None or self.settings.dense_prior_weight <= 0:
-            return {}
-        hits = self.dense.search_vector(qvec, min(self.settings.dense_prior_top_n,
-                                                  max(1, self.dense.count())))
-        scores = linking.minmax(np.array([h.score for h in hits]))
-        weight = self.settings.dense_prior_weight
-        return {h.chunk_id: weight * float(s) for h, s in zip(hits, scores, strict=True)}
-
-    def _operator(self) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
-        g = self.graph
-        if self._ppr_cache is None or self._ppr_cache[0] != g.version:
-            adjacency, row_of, passage_ids = g.matrix()
-            transition_t, dangling = transition_matrix(adjacency)
-            self._ppr_cache = (g.version, (transition_t, dangling, row_of, passage_ids))
-        return self._ppr_cache[1]
-
-    def _walk(self, reset: np.ndarray, k: int, trace: dict[str, Any]) -> list[Hit]:
-        transition_t, _, _, passage_ids = self._operator()
-        n_phrases = transition_t.shape[0] - len(passage_ids)
-        start = time.perf_counter()
-        scores = self.pagerank(reset)
-        trace["ppr_ms"] = round((time.perf_counter() - start) * 1000, 3)
-        passage_scores = scores[n_phrases:]
-        top = np.argsort(-passage_scores, kind="stable")[:k]
-        return [Hit(int(passage_ids[i]), float(passage_scores[i]), self.name) for i in top]
 
     # -- persistence ----------------------------------------------------------
     def save(self, directory: Path) -> None:

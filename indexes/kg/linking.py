@@ -13,6 +13,7 @@ Two ways to seed the walk, both from the HippoRAG papers:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
@@ -128,3 +129,17 @@ def minmax(values: np.ndarray) -> np.ndarray:
         return values
     span = values.max() - values.min()
     return (values - values.min()) / span if span > 0 else np.ones_like(values)
+
+
+_DISAMBIGUATOR = re.compile(r"^(?P<base>.+?)\s*\((?P<note>[^()]+)\)\s*$")
+
+
+def title_aliases(title: str) -> list[str]:
+    """Other names a passage title goes by: Wikipedia's "Name (disambiguator)" is also
+    just "Name", which is how questions say it ("Hello Love (song)" -> "Hello Love").
+
+    >>> title_aliases("Hello Love (song)")
+    ['Hello Love']
+    """
+    found = _DISAMBIGUATOR.match(title.strip())
+    return [found.group("base")] if found else []

@@ -38,16 +38,35 @@ class KGSettings:
     ngram_max_len: int = 10
     fact_weight: float = 1.0
     title_seed_weight: float = 1.0
+    title_aliases: bool = True  # "Name (disambiguator)" titles the passage as "Name" too
     prefer_sources: tuple[str, ...] = ()
     embed_facts: bool = True
     ppr_tol: float = 1e-10
     ppr_max_iter: int = 100
+    # IRCoT-style hops without an LLM (indexes.kg.hops): walks in all, the top passages
+    # mined for bridge entities, bridges per hop, their weight per hop, and the score of
+    # a bridge none of whose facts resembles the question.
+    max_hops: int = 2
+    hop_passages: int = 3
+    hop_entities: int = 3
+    hop_decay: float = 0.5
+    hop_min_relevance: float = 0.1
+    # comparison questions ("..., X or Y?"): each named entity's best passage is kept in
+    # the first `evidence_window` hits (the reader's window; 0 turns it off).
+    comparison: bool = True
+    evidence_window: int = 5
 
     def __post_init__(self) -> None:
         if self.mode not in MODE_CHOICES:
             raise ValueError(f"mode must be one of {list(MODE_CHOICES)}, got {self.mode!r}")
         if not 0 <= self.damping < 1:
             raise ValueError(f"damping must be in [0, 1), got {self.damping!r}")
+        if self.max_hops < 1 or self.hop_passages < 1 or self.hop_entities < 0:
+            raise ValueError(f"max_hops and hop_passages must be >= 1 and hop_entities >= 0, "
+                             f"got {self.max_hops!r}, {self.hop_passages!r}, "
+                             f"{self.hop_entities!r}")
+        if not 0 < self.hop_decay <= 1:
+            raise ValueError(f"hop_decay must be in (0, 1], got {self.hop_decay!r}")
         if self.top_facts < 1 or self.link_top_k < 1:
             raise ValueError(f"top_facts and link_top_k must be >= 1, got "
                              f"{self.top_facts!r}, {self.link_top_k!r}")

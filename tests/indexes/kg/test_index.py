@@ -235,3 +235,37 @@ def test_personalization_and_pagerank_give_the_search_ranking() -> None:
     unseeded, _ = make(mode="hipporag1", link_min_similarity=0.99)
     unseeded.add(CHUNKS)
     assert unseeded.personalization("zzz qqq") is None  # search falls back to dense here
+
+
+BRIDGE = [
+    Chunk(1, "Blue Harbor | directed by | Alice Smith. Blue Harbor | filmed in | Spain",
+          "Blue Harbor"),
+    Chunk(2, "Alice Smith | born in | Oslo", "Alice Smith"),
+    Chunk(3, "Mark Twain | praised | Blue Harbor", "Review of Blue Harbor"),
+    Chunk(4, "Blue Harbor | won | Golden Bear", "Golden Bear"),
+]
+
+
+@pytest.mark.unit
+def test_second_hop_seeds_the_bridge_entity_and_traces_it() -> None:
+    query = "Where was the director of Blue Harbor born?"
+    single, _ = make(max_hops=1)
+    single.add(BRIDGE)
+    hits, trace = single.search_with_trace(query, 2)
+    assert [h.chunk_id for h in hits] == [1, 3] and len(trace["hops"]) == 1
+    hopping, _ = make(max_hops=2)
+    hopping.add(BRIDGE)
+    hits, trace = hopping.search_with_trace(query, 2)
+    assert [h.chunk_id for h in hits] == [1, 2]  # Alice Smith, named by passage 1
+    first, second = trace["hops"]
+    assert first["seeds"] == ["blue harbor"] and first["new"] == [1, 3]
+    assert second["seeds"][0]["phrase"] == "alice smith" and second["seeds"][0]["from"] == 1
+    assert second["new"] == [2]
+
+
+@pytest.mark.unit
+def test_hops_stop_when_nothing_new_is_named() -> None:
+    index, _ = make(max_hops=3, hop_passages=4)
+    index.add(BRIDGE)
+    _, trace = index.search_with_trace("Where was the director of Blue Harbor born?", 4)
+    assert len(trace["hops"]) == 1  # every bridge's passage is in the evidence already
