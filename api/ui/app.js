@@ -325,11 +325,13 @@ function passageList(results, collection) {
 
 function renderTrace(trace, results, collection) {
   const order = ["retriever", "top_k", "latency_ms"];
-  const rest = Object.keys(trace).filter((k) => !order.includes(k) && !(k === "kg" && trace.kg));
+  const { sections, used } = traceSections(trace);  // trace.js: variants, CRAG, route, evidence
+  const rest = Object.keys(trace).filter((k) => !order.includes(k) && !used.includes(k) && !(k === "kg" && trace.kg)
+                                                && trace[k] !== null);
   const keys = [...order.filter((k) => k in trace), ...rest];
   const labels = { retriever: "Retriever", top_k: "Top k", latency_ms: "Latency (ms)" };
   const list = el("dl", { className: "kv" }, keys.map((k) => [el("dt", {}, labels[k] || k), el("dd", {}, valueView(trace[k]))]));
-  const parts = [list];
+  const parts = [list, ...sections];
   // the graph walk (graph.js): seeds with weights, drawn to the passages they reached
   if (trace.kg) parts.push(kgPanel(trace.kg, results, (p) => guarded(() => openDocument(p.document_id, p, collection))));
   if (results) parts.push(el("h3", {}, "Ranked passages"), passageList(results, collection));

@@ -319,7 +319,20 @@ def test_the_api_key_is_kept_in_session_storage_and_sent_as_bearer(auth_server, 
     assert browser.find_element(By.ID, "api-key").get_attribute("value") == http.secret
 
 
-def test_the_trace_draws_the_kg_seeds_and_the_passages_they_reached(bench_server, browser):
+def ask_in_page(browser, wait, retriever: str, question: str = QUESTION) -> None:
+    """Ask on the Ask tab with `retriever` and wait for the trace with ranked passages."""
+    browser.find_element(By.ID, "tab-ask").click()
+    Select(browser.find_element(By.ID, "ask-retriever")).select_by_value(retriever)
+    box = browser.find_element(By.ID, "ask-question")
+    box.clear()
+    box.send_keys(question)
+    browser.find_element(By.ID, "ask-button").click()
+    wait.until(lambda d: d.find_element(By.ID, "answer-text").get_attribute("data-done")
+               and d.find_elements(By.CSS_SELECTOR, "#trace .passages li")
+               and retriever in d.find_element(By.CSS_SELECTOR, "#trace .kv").text)
+
+
+def test_the_traces_draw_the_kg_walk_and_explain_fusion_crag_and_adaptive(bench_server, browser):
     import httpx
 
     wait = WebDriverWait(browser, 180)
@@ -361,5 +374,37 @@ def test_the_trace_draws_the_kg_seeds_and_the_passages_they_reached(bench_server
     browser.switch_to.active_element.send_keys(Keys.ENTER)
     mark = wait.until(EC.visibility_of_element_located((By.ID, "cited-span")))
     assert "Gustave Eiffel" in mark.text
+    browser.switch_to.active_element.send_keys(Keys.ESCAPE)
+    wait.until(lambda d: not d.find_element(By.ID, "doc-dialog").get_attribute("open"))
+
+    # the other traces, readable: fusion's variants, CRAG's grade and action, adaptive's route
+    with httpx.Client(base_url=bench_server.url, timeout=120) as http:
+        traces = {r: http.post("/v1/collections/graph/retrieve", json={
+            "query": QUESTION, "retriever": r, "top_k": 5}).json()["retrieval"]
+            for r in ("fusion", "crag", "adaptive")}
+    ask_in_page(browser, wait, "fusion")
+    variants = browser.find_elements(By.CSS_SELECTOR, "#trace-variants .variants li")
+    assert [v.find_element(By.CLASS_NAME, "variant-text").text for v in variants] == [
+        v["text"] for v in traces["fusion"]["variants"]]
+    assert variants[0].get_attribute("data-kind") == "original"
+    assert "answer" in browser.find_element(By.ID, "trace-evidence").text
+    assert "variants" not in browser.find_element(By.CSS_SELECTOR, "#trace .kv").text  # not as JSON too
+    browser.execute_script("document.getElementById('trace-variants').scrollIntoView({block: 'center'})")
+    shot(browser, "10-ask-fusion-variants")
+
+    ask_in_page(browser, wait, "crag")
+    crag = traces["crag"]["crag"]
+    assert browser.find_element(By.ID, "crag-label").text == crag["label"]
+    action = browser.find_element(By.ID, "crag-action").text
+    assert action.startswith("Action: ") and (
+        "kept the retrieved passages" in action if crag["label"] == "correct" else "searched again" in action)
+    browser.execute_script("document.getElementById('trace-crag').scrollIntoView({block: 'center'})")
+    shot(browser, "11-ask-crag-grade")
+
+    ask_in_page(browser, wait, "adaptive")
+    route = browser.find_element(By.ID, "route-line").text
+    assert traces["adaptive"]["route"] in route and traces["adaptive"]["routed_to"] in route
+    browser.execute_script("document.getElementById('trace-route').scrollIntoView({block: 'center'})")
+    shot(browser, "12-ask-adaptive-route")
     assert_stays_on(browser, bench_server.url)
     assert_no_script_errors(browser)
