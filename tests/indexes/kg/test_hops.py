@@ -94,3 +94,12 @@ def test_reserve_slots() -> None:
     assert reserve_slots(ranked, [1, 3], 5) == ranked  # already inside
     assert reserve_slots(ranked, [99], 5) == ranked  # unknown ids are ignored
     assert reserve_slots(ranked, [7], 0) == ranked
+
+
+@pytest.mark.unit
+def test_title_aliases() -> None:
+    from indexes.kg.linking import title_aliases
+
+    assert title_aliases("Hello Love (song)") == ["Hello Love"]
+    assert title_aliases("WILM (AM)") == ["WILM"]
+    assert title_aliases("Oslo") == [] and title_aliases("(film)") == []

@@ -269,3 +269,20 @@ def test_hops_stop_when_nothing_new_is_named() -> None:
     index.add(BRIDGE)
     _, trace = index.search_with_trace("Where was the director of Blue Harbor born?", 4)
     assert len(trace["hops"]) == 1  # every bridge's passage is in the evidence already
+
+
+@pytest.mark.unit
+def test_title_alias_links_a_disambiguated_title() -> None:
+    chunks = [Chunk(1, "Hank Snow | recorded | Duet Album", "Hello Love (song)"),
+              Chunk(2, "Hank Snow | born in | Nova Scotia", "Hank Snow"),
+              Chunk(3, "Ann Lee | covered | Hello Love", "Ann Lee")]
+    query = "Who sang Hello Love?"
+    plain, _ = make(title_aliases=False, max_hops=1)
+    plain.add(chunks)
+    aliased, _ = make(max_hops=1)
+    aliased.add(chunks)
+    assert "hello love" in aliased.graph.phrase_id
+    assert 1 in {c for c in aliased.graph.passages if aliased.graph.phrase_id["hello love"]
+                 in aliased.graph.passages[c].titles}
+    assert plain.search(query, 1)[0].chunk_id != 1
+    assert aliased.search(query, 1)[0].chunk_id == 1
