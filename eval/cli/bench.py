@@ -222,3 +222,8 @@ def kg_speed(
             out.mkdir(parents=True, exist_ok=True)
             (out / "kg_speed.json").write_text(json.dumps(result, indent=1))
         emit(result, as_json, lambda r: console.print_json(data=r))
+
+
+from eval.cli.scale import scale  # noqa: E402  (issue 13's `bench scale`, in its own file)
+
+bench_app.command("scale")(scale)
