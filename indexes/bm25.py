@@ -117,6 +117,11 @@ class BM25Index:
         self._terms = {int(i): flat[bounds[n]:bounds[n + 1]] for n, i in enumerate(ids)}
         self._model = None
 
+    def export(self) -> dict[int, list[str]]:
+        """Every chunk's terms by chunk id, for converting to segments."""
+        vocab = sorted(self._vocab, key=self._vocab.__getitem__)
+        return {cid: [vocab[t] for t in terms] for cid, terms in self._terms.items()}
+
     def count(self) -> int:
         """Number of live chunks."""
         return len(self._terms)

@@ -119,6 +119,14 @@ class DenseIndex:
                                    f"manifest says {meta['count']}")
         self._index = index
 
+    def export(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every (chunk ids, vectors) held, for converting to segments."""
+        if self._index is None or self._index.ntotal == 0:
+            return np.zeros(0, np.int64), np.zeros((0, self.embedder.dim), np.float32)
+        faiss = _faiss()
+        ids = faiss.vector_to_array(self._index.id_map).astype(np.int64)
+        return ids, self._index.index.reconstruct_n(0, self._index.ntotal)
+
     def count(self) -> int:
         """Number of indexed chunks."""
         return 0 if self._index is None else int(self._index.ntotal)

@@ -66,6 +66,11 @@ class Segment:
         self.deleted = 0
         self.live_length = int(lengths.sum(dtype=np.int64))
         self._bitmap: Any = None  # packed live mask for FAISS' IDSelectorBitmap
+        # Set by whoever persists it: its folder name, files and last written tombstones.
+        self.name: str | None = None
+        self.files: dict[str, list[Any]] = {}
+        self.deletes_record: dict[str, Any] | None = None
+        self.saved_deleted = 0
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -29,6 +29,18 @@ class IndexSettings(BaseModel):
                                   "the same vectors) or onnx-int8 (dynamic int8: vectors of its own "
                                   "name); ONNX files are cached under <models_dir>/embedder-onnx; "
                                   "torch_threads also sets ONNX Runtime's intra-op threads")
+    # Segments (rag/indexing/collection.py): HNSW above a size, tiered merges in the background.
+    ann_threshold: int = Field(50_000, ge=1, description="segments of this many chunks or "
+                               "more are searched through FAISS HNSW instead of exactly")
+    hnsw_m: int = Field(32, ge=4, le=256, description="HNSW neighbours per node")
+    hnsw_ef_construction: int = Field(200, ge=8, description="HNSW build-time beam")
+    hnsw_ef_search: int = Field(128, ge=8, description="HNSW search beam (recall vs latency)")
+    merge_factor: int = Field(10, ge=2, description="segments per tier before they merge")
+    merge_floor_rows: int = Field(1000, ge=1, description="segments below this size share tier 0")
+    merge_max_deleted: float = Field(0.3, gt=0, le=1, description="a segment with a larger "
+                                     "tombstoned share is rewritten")
+    background_merges: bool = Field(True, description="merge on a background thread after "
+                                    "syncs (off: only `ragmem index merge`)")
 
 
 class GraphSettings(BaseModel):

@@ -1,10 +1,12 @@
 """Keeps each collection's indexes in step with the SQLite ops log.
 
-An index generation records the last op it reflects (`applied_seq`). Bringing a
-collection up to date means replaying the newer ops: deletes first (chunk ids are never
-reused, so order between adds and deletes does not matter), then adds in batches,
-embedding (and OpenIE, for collections with a knowledge graph) outside the read lock.
-A missing or corrupt generation is rebuilt from SQLite.
+The manifest on disk records the last op it reflects (`applied_seq`). Bringing a
+collection up to date means replaying the newer ops: deletes first, as tombstones (chunk
+ids are never reused, so order between adds and deletes does not matter), then adds in
+batches, embedding (and OpenIE, for collections with a knowledge graph) outside the read
+lock; the sync then writes one new segment (rag/indexing/collection.py), and a
+background thread merges segments (rag/indexing/merges.py). A missing or corrupt
+segment is rebuilt from SQLite; the previous format (whole generations) is converted.
 
 The knowledge graph is opt-in per collection: it is built from SQLite on the first
 `hipporag` query (or `ragmem kg build`), then kept up to date like the other indexes.
@@ -24,9 +26,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from indexes.base import Chunk, Index
-from indexes.bm25 import BM25Index
-from indexes.dense import DenseIndex
+from indexes.base import Chunk
 from indexes.embedder import Embedder
 from indexes.errors import EmbedderMismatchError, IndexFormatError
 from indexes.kg import (
@@ -36,8 +36,12 @@ from indexes.kg import (
     match_hipporag_docs,
     read_hipporag_docs,
 )
+from indexes.segment import build_segment
 from rag.errors import InvalidInputError
-from rag.indexing.generations import current_generation, read_manifest, write_generation
+from rag.indexing import legacy
+from rag.indexing import manifest as mf
+from rag.indexing.collection import CollectionIndexes, merge_policy
+from rag.indexing.merges import MergeThread
 from rag.settings import GraphSettings, IndexSettings
 from rag.storage.openie_cache import StoreOpenIECache
 from rag.storage.store import CollectionRow, Store
@@ -75,42 +79,6 @@ class GeneratorJSON:
         return llm.generate_json(prompt, schema)
 
 
-class CollectionIndexes:
-    """The live indexes of one collection and the op sequence number they reflect.
-
-    Searches and index writes hold `lock` briefly; `writer` serializes whole syncs.
-    """
-
-    def __init__(self, collection: CollectionRow, embedder: Embedder, settings: IndexSettings):
-        self.collection = collection
-        self.dense = DenseIndex(embedder)
-        self.bm25 = BM25Index(k1=settings.bm25_k1, b=settings.bm25_b)
-        self.kg: KnowledgeGraphIndex | None = None
-        self.applied_seq = 0
-        self.saved_seq = 0  # the op seq of the generation on disk (behind after a failed write)
-        self.unsaved: list[int] = []  # chunk ids added since that generation
-        self.lock = threading.RLock()
-        self.writer = threading.Lock()
-
-    @property
-    def indexes(self) -> dict[str, Index]:
-        """Every index of the collection by name (`hipporag` once its graph is built)."""
-        found: dict[str, Index] = {"dense": self.dense, "bm25": self.bm25}
-        if self.kg is not None:
-            found["hipporag"] = self.kg
-        return found
-
-    def save(self, folder: Path) -> None:
-        """Write every index into `folder`."""
-        for index in self.indexes.values():
-            index.save(folder)
-
-    def stats(self) -> dict[str, Any]:
-        """Per-index statistics and the applied op seq."""
-        return {"applied_seq": self.applied_seq,
-                **{name: index.stats() for name, index in self.indexes.items()}}
-
-
 class IndexManager:
     """Loads, updates and persists the indexes of every collection under `root`."""
 
@@ -124,12 +92,18 @@ class IndexManager:
         self.openie = openie  # the graph's extractor; None or a None result: spaCy
         self._live: dict[str, CollectionIndexes] = {}
         self._lock = threading.Lock()
+        self.policy = merge_policy(settings)
+        self._merges = MergeThread(self._merge_all)
+
+    def close(self) -> None:
+        """Stop the merge thread (the merge in progress finishes first)."""
+        self._merges.stop()
 
     def folder(self, name: str) -> Path:
         """The collection's index folder."""
         return self.root / name
 
-    def make_kg(self, dense: DenseIndex) -> KnowledgeGraphIndex:
+    def make_kg(self, dense: Any) -> KnowledgeGraphIndex:
         """A knowledge-graph index sharing the collection's dense index and the OpenIE cache."""
         g = self.graph
         settings = KGSettings(mode=g.mode, damping=g.damping, synonymy_threshold=g.synonymy_threshold,
@@ -163,35 +137,53 @@ class IndexManager:
                 f"collection {collection.name!r} is pinned to {collection.embedder} "
                 f"(dim {collection.dim}) but the service runs {self.embedder.name} "
                 f"(dim {self.embedder.dim}); set RAGMEM_INDEX__EMBEDDER={collection.embedder}")
-        live = CollectionIndexes(collection, self.embedder, self.settings)
-        folder = current_generation(self.folder(collection.name))
-        if folder is None:
-            return live
+        root = self.folder(collection.name)
+        live = CollectionIndexes(collection, self.embedder, self.settings, root)
         try:
-            manifest = read_manifest(folder)
-            if manifest.get("collection_id") != collection.id:
-                raise IndexFormatError(f"{folder}: belongs to another collection")
-            live.dense.load(folder)
-            live.bm25.load(folder)
-            if (folder / "kg.json").exists():
-                live.kg = self.make_kg(live.dense)
-                live.kg.load(folder)
+            manifest = mf.read_manifest(root)
+            old = legacy.legacy_generation(root) if manifest is None else None
+            if manifest is not None:
+                live.load(manifest, self.make_kg)
+            elif old is not None:
+                log.warning("%s: converting the index generation %s to segments",
+                            collection.name, old.name)
+                legacy.convert(live, old, self.make_kg)
+                self.store.mark_applied(collection, live.applied_seq)  # once, at the upgrade
+            if live.kg is not None:
                 saved = live.kg.loaded_source_order
                 if saved not in (None, live.kg.source_order) and self._outdated(live):
                     log.warning("%s: the knowledge graph holds triples of other OpenIE sources "
                                 "than the settings take now (%s); it is rebuilt on next use",
                                 collection.name, list(live.kg.source_order))
-                    live.kg = None
-            live.applied_seq = live.saved_seq = int(manifest["applied_seq"])
-            # documents a crash left unflagged between the index write and mark_indexed
-            self.store.mark_applied(collection, live.applied_seq)
+                    live.kg, live.kg_dirty = None, False
+            live.next_segment = mf.next_segment_number(root, manifest)
+            mf.remove_unreferenced(root, manifest)  # left by a crashed write or merge
+            self._mark_window(live)
         except IndexFormatError as exc:
             log.warning("rebuilding %s from SQLite: %s", collection.name, exc)
-            live = CollectionIndexes(collection, self.embedder, self.settings)
+            live = CollectionIndexes(collection, self.embedder, self.settings, root)
+            live.next_segment = mf.next_segment_number(root, None)
+            live.saved_seq = -1  # written by the first sync, even with no op to replay
+        if legacy.has_legacy_files(root) and live.saved_seq == -1:
+            with live.writer:
+                self._sync_locked(live, None, force_save=True)
+        if legacy.has_legacy_files(root) and live.saved_seq >= 0:
+            legacy.remove_legacy(root)
         return live
 
+    def _mark_window(self, live: CollectionIndexes) -> None:
+        """Flag the documents of the ops between the manifest's `marked_seq` and its
+        `applied_seq` (a crash between the index write and `mark_indexed`): the last
+        sync's only, not every document of the collection."""
+        if live.marked_seq >= live.applied_seq:
+            return
+        ids = [cid for seq, kind, chunk_ids in self.store.ops_after(live.collection, live.marked_seq)
+               if kind == "add" and seq <= live.applied_seq for cid in chunk_ids]
+        self.store.mark_indexed(live.collection, ids)
+        live.marked_seq = live.applied_seq
+
     def sync(self, collection: CollectionRow, progress: Progress | None = None) -> int:
-        """Apply the ops newer than the live generation and persist a new generation.
+        """Apply the ops newer than the manifest on disk and persist them as a segment.
 
         Returns:
             The number of chunks added.
@@ -208,21 +200,52 @@ class IndexManager:
             return 0
         deleted = {cid for _, kind, ids in ops if kind == "delete" for cid in ids}
         to_add = [cid for _, kind, ids in ops if kind == "add" for cid in ids if cid not in deleted]
-        with live.lock:
-            for index in live.indexes.values():
-                index.delete(sorted(deleted))
+        self._delete(live, sorted(deleted))
         self._add(live, to_add, progress)
         with live.lock:
             live.applied_seq = ops[-1][0] if ops else live.applied_seq
             live.unsaved.extend(to_add)
-            manifest = {"collection_id": collection.id, "embedder": self.embedder.name,
-                        "dim": self.embedder.dim, "applied_seq": live.applied_seq}
-            # A failed write (a full disk) leaves the indexes live in memory and unsaved;
-            # the next sync writes them (a restart replays the ops instead).
-            write_generation(self.folder(collection.name), manifest, live.save)
-            live.saved_seq, saved, live.unsaved = live.applied_seq, live.unsaved, []
+        # A failed write (a full disk) leaves the indexes live in memory and unsaved;
+        # the next sync writes them (a restart replays the ops instead).
+        saved = live.persist()
         self.store.mark_indexed(collection, saved)
+        live.marked_seq = live.saved_seq
+        if self.settings.background_merges:
+            self._merges.request(collection.name)
         return len(to_add)
+
+    def _delete(self, live: CollectionIndexes, chunk_ids: list[int]) -> None:
+        if not chunk_ids:
+            return
+        with live.lock:
+            live.segments.delete(chunk_ids)
+            if live.kg is not None:
+                before = live.kg.count()
+                live.kg.delete(chunk_ids)
+                live.kg_dirty = live.kg_dirty or live.kg.count() != before
+
+    def _merge_all(self, name: object) -> None:
+        """Merge one collection's segments while its policy plans merges (merge thread)."""
+        with self._lock:
+            live = self._live.get(str(name))
+        while live is not None and not live.dropped:
+            sources = live.plan(self.policy)
+            if not sources or not live.merge_once(sources):
+                return
+
+    def merge(self, collection: CollectionRow) -> dict[str, Any]:
+        """Merge every segment of the collection into one, dropping tombstoned rows (now)."""
+        live = self.get(collection)
+        self.sync(collection)
+        self._merges.wait_idle()
+        started = time.perf_counter()
+        merged = live.merge_once(live.plan(self.policy, force=True))
+        return {"merged": merged, "seconds": round(time.perf_counter() - started, 3),
+                "segments": live.segment_stats()}
+
+    def wait_merges(self, timeout: float | None = None) -> bool:
+        """Block until the background merges requested so far are done."""
+        return self._merges.wait_idle(timeout)
 
     def _chunks(self, chunk_ids: Sequence[int]) -> list[Chunk]:
         rows = self.store.get_chunks(chunk_ids)
@@ -232,17 +255,23 @@ class IndexManager:
         total = len(chunk_ids)
         if progress:
             progress(0, total)
+        tokenize = live.segments.tokenizer
         for start in range(0, total, BATCH):
             chunks = self._chunks(chunk_ids[start:start + BATCH])
+            if not chunks:
+                continue
             vectors = live.dense.encode_chunks(chunks)
+            # a small in-memory segment, searchable at once; `persist` writes them as one
+            segment = build_segment([c.id for c in chunks], vectors,
+                                    [tokenize(c.indexed_text) for c in chunks])
             facts = live.kg.extract(chunks) if live.kg is not None else None
             with live.lock:
-                live.dense.add_vectors([c.id for c in chunks], vectors)
-                live.bm25.add(chunks)
+                live.segments.segments = [*live.segments.segments, segment]
             if live.kg is not None and facts is not None:
                 # The graph adds after the dense vectors, whose scores form its prior.
                 with live.lock:
                     live.kg.add_results([(c.id, f) for c, f in zip(chunks, facts, strict=True)])
+                    live.kg_dirty = True
             if progress:
                 progress(min(start + BATCH, total), total)
 
@@ -298,7 +327,7 @@ class IndexManager:
             kg.build_info = build_info(len(ids), time.perf_counter() - started, openie_s,
                                        kg.openie_counts)
             with live.lock:
-                live.kg = kg
+                live.kg, live.kg_dirty = kg, True
             self._sync_locked(live, None, force_save=True)
             return kg
 
@@ -338,15 +367,15 @@ class IndexManager:
 
     def apply_delete_now(self, collection: CollectionRow, chunk_ids: list[int]) -> None:
         """Remove chunks from the live indexes at once (the next sync persists it)."""
-        live = self.get(collection)
-        with live.lock:
-            for index in live.indexes.values():
-                index.delete(chunk_ids)
+        self._delete(self.get(collection), list(chunk_ids))
 
     def drop(self, name: str) -> None:
         """Forget a deleted collection's indexes and remove its files."""
         with self._lock:
-            self._live.pop(name, None)
+            live = self._live.pop(name, None)
+        if live is not None:
+            with live.writer:  # a merge in flight sees it and writes nothing more
+                live.dropped = True
         shutil.rmtree(self.folder(name), ignore_errors=True)
 
 

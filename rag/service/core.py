@@ -88,6 +88,7 @@ class RagService:
     def close(self) -> None:
         """Write pending memory files, close this thread's connections, release the lock."""
         try:
+            self.indexes.close()  # the merge thread: no index write after the lock is gone
             self.memory.close()
             self.store.close()
         finally:

@@ -245,8 +245,8 @@ class Store:
             for start in range(0, len(ids), 900):
                 part = ids[start:start + 900]
                 conn.execute(
-                    "UPDATE documents SET indexed=1 WHERE pk IN (SELECT DISTINCT document_pk"
-                    f" FROM chunks WHERE id IN ({','.join('?' * len(part))}))", part)
+                    "UPDATE documents SET indexed=1 WHERE indexed=0 AND pk IN (SELECT DISTINCT"
+                    f" document_pk FROM chunks WHERE id IN ({','.join('?' * len(part))}))", part)
 
     def mark_applied(self, collection: CollectionRow, seq: int) -> None:
         """Flag as searchable the unflagged documents that the ops up to `seq` added.

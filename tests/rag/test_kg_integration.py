@@ -1,11 +1,11 @@
 """The knowledge graph as a collection index: built on first `hipporag` use, kept in step
-with later ingests and deletes, and persisted in the index generation."""
+with later ingests and deletes, and persisted (its own folder, named by the manifest)."""
 
 from __future__ import annotations
 
 import pytest
 
-from rag.indexing.generations import current_generation
+from rag.indexing.manifest import read_manifest
 from tests.rag.service.test_service import corpus_records, ingest, make_service
 
 pytestmark = pytest.mark.integration
@@ -26,7 +26,9 @@ def test_graph_lifecycle(tmp_path, embedder) -> None:
     assert live.kg is None  # no OpenIE cost until the graph is asked for
     assert documents(service, kb, "board game with 64 squares")[0] == "chess"
     assert live.kg is not None and live.kg.count() == len(records) - 2
-    assert (current_generation(service.indexes.folder("kb")) / "kg.json").exists()
+    root = service.indexes.folder("kb")
+    kg_folder = read_manifest(root)["kg"]["folder"]
+    assert (root / kg_folder / "kg.json").exists()
 
     ingest(service, "kb", records[-2:])  # a graph that exists is kept up to date
     assert live.kg.count() == len(records)

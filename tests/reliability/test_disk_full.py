@@ -2,7 +2,7 @@
 
 The full disk is RLIMIT_FSIZE on the server process (SIGXFSZ ignored, so a write past
 the limit fails with EFBIG, as ENOSPC would): room for SQLite's share of an upload,
-not for the index generation it needs, nor for an upload too big for SQLite itself.
+not for the index segment it needs, nor for an upload too big for SQLite itself.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from rag.indexing.generations import current_generation, read_manifest
+from rag.indexing.manifest import read_manifest, verify
 from tests.reliability.server import ServerProcess, integrity, list_documents, wait_for_jobs
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-VECTOR_BYTES = 384 * 4 + 8  # one MiniLM vector and its id in dense.faiss
+VECTOR_BYTES = 384 * 4  # one MiniLM vector in a segment's vectors.npy
 HEADROOM = 1536 * 1024  # for SQLite's WAL during the limited run
 
 
@@ -51,7 +51,8 @@ def test_full_disk_fails_the_job_and_keeps_earlier_data(tmp_path, forks) -> None
     server.stop()
     with sqlite3.connect(data_dir / "ragmem.sqlite3") as conn:  # WAL folded in: it starts empty
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    before = current_generation(data_dir / "collections" / "kb")
+    root = data_dir / "collections" / "kb"
+    before = read_manifest(root)
     limit = largest_file(data_dir) + HEADROOM
     count = limit // VECTOR_BYTES + 200  # their vectors alone are past the limit
     bulk = [{"id": f"bulk-{i}", "text": f"Bulk record bulktok{i}."} for i in range(count)]
@@ -80,8 +81,8 @@ def test_full_disk_fails_the_job_and_keeps_earlier_data(tmp_path, forks) -> None
         assert not {"huge-0", "huge-1"} & set(list_documents(http, "kb"))
         assert retrieve_top(http, "earlytok1") == "early-1"
     server.kill()
-    assert current_generation(data_dir / "collections" / "kb") == before
-    read_manifest(before)  # the old generation is whole (checksums)
+    assert read_manifest(root) == before
+    assert verify(root) == []  # the old segments are whole (checksums)
     assert integrity(data_dir / "ragmem.sqlite3") == "ok"
 
     server = ServerProcess(data_dir, tmp_path / "3.log", forks=forks).start()
@@ -96,7 +97,7 @@ def test_full_disk_fails_the_job_and_keeps_earlier_data(tmp_path, forks) -> None
                 assert retrieve_top(http, f"bulktok{i}") == f"bulk-{i}"
     finally:
         server.stop()
-    root = data_dir / "collections" / "kb"
-    assert current_generation(root) != before
-    assert [p.name for p in root.iterdir() if p.name.startswith(".tmp-gen")] == []
+    assert read_manifest(root)["applied_seq"] > before["applied_seq"]
+    assert [p.name for p in root.iterdir() if p.name.startswith(".tmp-")] == []
+    assert verify(root) == []
     assert integrity(data_dir / "ragmem.sqlite3") == "ok"

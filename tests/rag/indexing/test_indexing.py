@@ -1,4 +1,5 @@
-"""Index generations kept in step with SQLite: restart, rebuild and ops replay."""
+"""Segments kept in step with SQLite: restart, rebuild, ops replay, one segment per sync,
+tombstones, open without hashing."""
 
 from __future__ import annotations
 
@@ -8,13 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from rag.indexing.generations import current_generation, read_manifest
+import indexes.segment_files
+from rag.indexing.manifest import read_manifest, verify
 from tests.rag.service.test_service import QUERIES, corpus_records, ingest, make_service
 
 pytestmark = pytest.mark.integration
 
 RETRIEVERS = ("bm25", "dense", "hybrid")
 SNAPSHOT_QUERIES = list(QUERIES)[:2] + ["Who made the first ascent of the highest mountain?"]
+NO_MERGES = {"index": {"background_merges": False}}
 
 
 def snapshot(service, collection) -> dict:
@@ -30,20 +33,21 @@ def snapshot(service, collection) -> dict:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory, embedder):
-    """Corpus minus its last 4 records as generation 1, then the last 4 as generation 2.
+    """Corpus minus its last 4 records in one sync, then the last 4 in another.
 
-    Returns the data dir, a copy of generation 1's folder, and the results at the end.
+    Returns the data dir, a copy of the collection folder after the first sync, and the
+    results at the end.
     """
     data_dir = tmp_path_factory.mktemp("indexing")
     records = corpus_records()
-    service = make_service(data_dir, embedder)
+    service = make_service(data_dir, embedder, **NO_MERGES)
     kb, _, _ = ingest(service, "kb", records[:-4])
-    gen1 = tmp_path_factory.mktemp("gen1-copy") / "gen"
-    shutil.copytree(current_generation(service.indexes.folder("kb")), gen1)
+    first = tmp_path_factory.mktemp("first-copy") / "kb"
+    shutil.copytree(service.indexes.folder("kb"), first)
     ingest(service, "kb", records[-4:])
     expected = snapshot(service, kb)
     service.close()
-    return data_dir, gen1, expected
+    return data_dir, first, expected
 
 
 @pytest.fixture
@@ -53,65 +57,86 @@ def data_dir(built, tmp_path) -> Path:
     return target
 
 
-def restart(data_dir, embedder):
-    service = make_service(data_dir, embedder)
+def restart(data_dir, embedder, **settings):
+    service = make_service(data_dir, embedder, **(settings or NO_MERGES))
     return service, service.collection("kb")
 
 
-def test_generation_on_disk(data_dir, embedder) -> None:
+def segment_files(root: Path, manifest: dict) -> list[Path]:
+    return [root / s["name"] / name for s in manifest["segments"] for name in s["files"]]
+
+
+def test_segments_on_disk(data_dir, embedder) -> None:
     service, kb = restart(data_dir, embedder)
-    folder = current_generation(service.indexes.folder("kb"))
-    assert folder is not None and (folder.parent / "CURRENT").read_text() == folder.name
-    manifest = read_manifest(folder)
+    root = service.indexes.folder("kb")
+    manifest = read_manifest(root)
     assert manifest["embedder"] == "all-MiniLM-L6-v2" and manifest["dim"] == 384
     assert manifest["collection_id"] == kb.id
     assert manifest["applied_seq"] == service.store.last_op_seq(kb)
-    assert {"dense.faiss", "dense.json", "bm25.json"} <= set(manifest["files"])
-    # only the live generation is kept
-    assert [p.name for p in folder.parent.iterdir() if p.is_dir()] == [folder.name]
+    assert [s["rows"] for s in manifest["segments"]] == [len(corpus_records()) - 4, 4]
+    assert {"ids.npy", "vectors.npy", "bm25_tf.npy", "bm25_vocab.json"} <= \
+        set(manifest["segments"][0]["files"])
+    assert manifest["kg"] is None and not list(root.glob("kg-*"))  # no KG: nothing written
+    # only what the manifest names is on disk
+    assert sorted(p.name for p in root.iterdir()) == sorted(
+        ["manifest.json", *(s["name"] for s in manifest["segments"])])
+    assert verify(root) == []
 
 
 def test_restart_keeps_everything(built, data_dir, embedder) -> None:
     service, kb = restart(data_dir, embedder)
     live = service.indexes.get(kb)
-    # loaded from the generation, not rebuilt: nothing left to replay
+    # loaded from the segments, not rebuilt: nothing left to replay
     assert live.applied_seq == service.store.last_op_seq(kb)
     assert live.dense.count() == live.bm25.count() == len(corpus_records())
-    assert len(service.store.list_documents(kb)) == len(corpus_records())
     assert snapshot(service, kb) == built[2]
 
 
-@pytest.mark.parametrize("victim", ["dense.faiss", "bm25_terms.npy", "manifest.json"])
-def test_lost_index_file_is_rebuilt_from_sqlite(built, data_dir, embedder, victim) -> None:
+def test_open_checks_sizes_without_hashing(built, data_dir, embedder, monkeypatch) -> None:
+    def no_hashing(path):
+        raise AssertionError(f"open hashed {path}")
+
+    monkeypatch.setattr(indexes.segment_files, "sha256_file", no_hashing)
     service, kb = restart(data_dir, embedder)
-    (current_generation(service.indexes.folder("kb")) / victim).unlink()
-    service.close()
+    assert service.indexes.get(kb).applied_seq == service.store.last_op_seq(kb)
+    assert snapshot(service, kb) == built[2]
+
+
+@pytest.mark.parametrize("victim", ["vectors.npy", "bm25_tf.npy", "ids.npy", "manifest.json",
+                                    "segment folder"])
+def test_lost_index_file_is_rebuilt_from_sqlite(built, data_dir, embedder, victim) -> None:
+    root = data_dir / "collections" / "kb"
+    first = root / read_manifest(root)["segments"][0]["name"]
+    if victim == "manifest.json":
+        (root / victim).unlink()
+    elif victim == "segment folder":
+        shutil.rmtree(first)
+    else:
+        (first / victim).unlink()
     service, kb = restart(data_dir, embedder)
     assert snapshot(service, kb) == built[2]
     live = service.indexes.get(kb)
     assert live.dense.count() == live.bm25.count() == len(corpus_records())
+    assert verify(root) == []
 
 
-def test_corrupt_index_file_is_rebuilt_from_sqlite(built, data_dir, embedder) -> None:
-    service, kb = restart(data_dir, embedder)
-    faiss_file = current_generation(service.indexes.folder("kb")) / "dense.faiss"
-    faiss_file.write_bytes(faiss_file.read_bytes()[:-100])
-    service.close()
+def test_truncated_index_file_is_rebuilt_from_sqlite(built, data_dir, embedder) -> None:
+    root = data_dir / "collections" / "kb"
+    path = root / read_manifest(root)["segments"][0]["name"] / "vectors.npy"
+    path.write_bytes(path.read_bytes()[:-100])
     service, kb = restart(data_dir, embedder)
     assert snapshot(service, kb) == built[2]
 
 
-def test_older_generation_is_brought_up_to_date_by_replaying_ops(built, data_dir,
-                                                                 embedder) -> None:
-    """As after a crash between the SQLite commit and the index write: CURRENT names a
-    generation older than the ops log."""
+def test_older_manifest_is_brought_up_to_date_by_replaying_ops(built, data_dir,
+                                                               embedder) -> None:
+    """As after a crash between the SQLite commit and the index write: the manifest on
+    disk is older than the ops log."""
     root = data_dir / "collections" / "kb"
-    for path in root.iterdir():
-        shutil.rmtree(path) if path.is_dir() else path.unlink()
-    shutil.copytree(built[1], root / built[1].name)
-    (root / "CURRENT").write_text(built[1].name)
+    shutil.rmtree(root)
+    shutil.copytree(built[1], root)
     service, kb = restart(data_dir, embedder)
-    assert read_manifest(root / built[1].name)["applied_seq"] < service.store.last_op_seq(kb)
+    assert read_manifest(built[1])["applied_seq"] < service.store.last_op_seq(kb)
     assert snapshot(service, kb) == built[2]
     for retriever in RETRIEVERS:  # a document only the replayed ops hold
         passages = service.retrieve(kb, "board game with 64 squares", retriever=retriever).passages
@@ -128,16 +153,101 @@ def test_delete_then_crash_before_the_index_job(built, data_dir, embedder) -> No
         assert "curie" not in {d for d, _, _ in hits}
 
 
-def test_sync_writes_a_new_generation_per_change(data_dir, embedder) -> None:
+def test_a_sync_writes_one_segment_of_what_it_adds_and_deletes_are_tombstones(
+        data_dir, embedder) -> None:
     service, kb = restart(data_dir, embedder)
-    before = current_generation(service.indexes.folder("kb"))
+    root = service.indexes.folder("kb")
+    before = read_manifest(root)
+    old_bytes = {p: p.stat().st_mtime_ns for p in segment_files(root, before)}
+    ingest(service, "kb", [{"id": "new", "text": "A zebrafish regrows its fins."}])
+    after = read_manifest(root)
+    assert after["segments"][:2] == before["segments"]  # untouched, not rewritten
+    assert [s["rows"] for s in after["segments"][2:]] == [1]
+    assert {p: p.stat().st_mtime_ns for p in segment_files(root, before)} == old_bytes
+    new_bytes = sum(size for size, _ in after["segments"][2]["files"].values())
+    assert new_bytes < 20_000  # one vector and one chunk's postings
+
     job = service.delete_document(kb, "coffee")
     service.run_job(job)
-    after = current_generation(service.indexes.folder("kb"))
-    assert after != before and not before.exists()
-    assert read_manifest(after)["applied_seq"] == service.store.last_op_seq(kb)
-    meta = json.loads((after / "dense.json").read_text())
-    assert meta["count"] == len(corpus_records()) - 1
+    deleted = read_manifest(root)
+    assert [s["name"] for s in deleted["segments"]] == [s["name"] for s in after["segments"]]
+    record = next(s["deletes"] for s in deleted["segments"] if s["deletes"])
+    assert record["count"] >= 1 and (root / record["file"]).exists()
+    assert deleted["applied_seq"] == service.store.last_op_seq(kb)
+    for retriever in RETRIEVERS:
+        passages = service.retrieve(kb, "coffee beans roasted", retriever=retriever, top_k=20).passages
+        assert "coffee" not in {p.document_id for p in passages}
     # a sync with nothing to do writes nothing
     assert service.indexes.sync(kb) == 0
-    assert current_generation(service.indexes.folder("kb")) == after
+    assert read_manifest(root) == deleted
+    service.close()
+    service, kb = restart(data_dir, embedder)  # tombstones come back from disk
+    passages = service.retrieve(kb, "coffee beans roasted", retriever="bm25", top_k=20).passages
+    assert "coffee" not in {p.document_id for p in passages}
+
+
+def test_forced_merge_drops_tombstones_and_keeps_results(built, data_dir, embedder) -> None:
+    service, kb = restart(data_dir, embedder)
+    job = service.delete_document(kb, "coffee")
+    service.run_job(job)
+    expected = snapshot(service, kb)
+    root = service.indexes.folder("kb")
+    old = [s["name"] for s in read_manifest(root)["segments"]]
+    report = service.indexes.merge(kb)
+    manifest = read_manifest(root)
+    assert report["merged"] and len(manifest["segments"]) == 1
+    assert manifest["segments"][0]["rows"] == service.indexes.get(kb).dense.count()
+    assert manifest["segments"][0]["deletes"] is None
+    assert not any((root / name).exists() for name in old)  # removed after the swap
+    assert snapshot(service, kb) == expected
+    assert verify(root) == []
+    service.close()
+    service, kb = restart(data_dir, embedder)
+    assert snapshot(service, kb) == expected
+
+
+def test_background_merges_follow_the_policy(data_dir, embedder) -> None:
+    settings = {"index": {"merge_factor": 2, "merge_floor_rows": 100}}
+    service, kb = restart(data_dir, embedder, **settings)
+    expected_before = snapshot(service, kb)
+    assert service.indexes.wait_merges(60)
+    manifest = read_manifest(service.indexes.folder("kb"))
+    # the two tier-0 segments of the fixture merged into one once a sync asked
+    ingest(service, "kb", [{"id": "one", "text": "An okapi lives in the rainforest."}])
+    assert service.indexes.wait_merges(60)
+    manifest = read_manifest(service.indexes.folder("kb"))
+    assert len(manifest["segments"]) == 1
+    assert manifest["segments"][0]["rows"] == len(corpus_records()) + 1
+    passages = service.retrieve(kb, "okapi rainforest", retriever="bm25").passages
+    assert passages[0].document_id == "one"
+    after = snapshot(service, kb)
+    for key, hits in expected_before.items():  # the new document may only add results
+        assert [h[0] for h in after[key] if h[0] != "one"][:3] == \
+            [h[0] for h in hits if h[0] != "one"][:3]
+
+
+def test_flags_of_the_last_sync_are_repaired_at_open(data_dir, embedder) -> None:
+    """As if killed after the manifest was written, before `mark_indexed`."""
+    service, kb = restart(data_dir, embedder)
+    ingest(service, "kb", [{"id": "late", "text": "Penguins huddle against the cold."}])
+    with service.store.transaction() as conn:
+        conn.execute("UPDATE documents SET indexed=0 WHERE id='late'")
+    service.close()
+    service, kb = restart(data_dir, embedder)
+    service.indexes.get(kb)
+    assert {d["status"] for d in service.store.list_documents(kb)} == {"indexed"}
+
+
+def test_a_crashed_merge_leaves_files_that_open_removes(data_dir, embedder) -> None:
+    root = data_dir / "collections" / "kb"
+    manifest = read_manifest(root)
+    stray = root / "seg-000099"
+    shutil.copytree(root / manifest["segments"][0]["name"], stray)
+    (root / ".tmp-seg-000100").mkdir()
+    (root / "crag.json").write_text(json.dumps({}))  # not ours: kept
+    service, kb = restart(data_dir, embedder)
+    service.indexes.get(kb)
+    assert not stray.exists() and not (root / ".tmp-seg-000100").exists()
+    assert (root / "crag.json").exists()
+    ingest(service, "kb", [{"id": "later", "text": "Lichens grow on bare rock."}])
+    assert read_manifest(root)["segments"][-1]["name"] == "seg-000100"  # never reused

@@ -6,9 +6,9 @@ import errno
 
 import pytest
 
-import rag.indexing.manager
+import rag.indexing.manifest
 from rag.errors import StorageError
-from rag.indexing.generations import current_generation, read_manifest
+from rag.indexing.manifest import read_manifest, verify
 from tests.rag.service.test_service import corpus_records, ingest, make_service, top_documents
 
 pytestmark = pytest.mark.integration
@@ -39,19 +39,21 @@ def test_failed_index_write_keeps_the_indexes_and_the_next_sync_saves(tmp_path, 
     service = make_service(tmp_path, embedder)
     try:
         collection, _, _ = ingest(service, "kb", corpus_records()[:3])
-        before = current_generation(service.indexes.folder("kb"))
+        root = service.indexes.folder("kb")
+        before = read_manifest(root)
         job_id, _ = service.add_documents(collection, service.parse_records(corpus_records()[3:5]))
 
         def full_disk(*args, **kwargs):
             raise OSError(errno.EFBIG, "File too large")
 
-        monkeypatch.setattr(rag.indexing.manager, "write_generation", full_disk)
+        monkeypatch.setattr(rag.indexing.manifest, "write_manifest", full_disk)
         with pytest.raises(OSError):
             service.run_job(job_id)
         job = service.store.get_job(job_id)
         assert job["status"] == "failed" and "File too large" in job["error"]
-        assert current_generation(service.indexes.folder("kb")) == before  # the old one, intact
-        read_manifest(before)
+        assert read_manifest(root) == before and verify(root) == []  # the old one, intact
+        assert sorted(p.name for p in root.iterdir()) == sorted(  # the new segment removed
+            ["manifest.json", *(s["name"] for s in before["segments"])])
         added = {r["id"] for r in corpus_records()[3:5]}
         flags = {d["id"]: d["status"] for d in service.store.list_documents(collection)}
         assert {flags[d] for d in added} == {"pending"}  # not yet in a saved generation
@@ -63,8 +65,9 @@ def test_failed_index_write_keeps_the_indexes_and_the_next_sync_saves(tmp_path, 
         service.run_job(retry)  # no new op, but an unsaved state: written now
         live = service.indexes.get(collection)
         assert live.saved_seq == live.applied_seq == service.store.last_op_seq(collection)
-        folder = current_generation(service.indexes.folder("kb"))
-        assert folder != before and read_manifest(folder)["applied_seq"] == live.applied_seq
+        after = read_manifest(root)
+        assert after["version"] > before["version"] and after["applied_seq"] == live.applied_seq
+        assert len(after["segments"]) == len(before["segments"]) + 1
         assert {d["status"] for d in service.store.list_documents(collection)} == {"indexed"}
     finally:
         service.close()
@@ -73,9 +76,11 @@ def test_failed_index_write_keeps_the_indexes_and_the_next_sync_saves(tmp_path, 
 def test_flags_lost_between_index_write_and_flagging_are_repaired_at_load(tmp_path,
                                                                           embedder) -> None:
     service = make_service(tmp_path, embedder)
-    ingest(service, "kb", corpus_records()[:4])
-    with service.store.transaction() as conn:  # as if killed right after write_generation
-        conn.execute("UPDATE documents SET indexed=0")
+    ingest(service, "kb", corpus_records()[:2])
+    ingest(service, "kb", corpus_records()[2:4])
+    with service.store.transaction() as conn:  # as if killed right after the manifest write
+        conn.execute("UPDATE documents SET indexed=0 WHERE id IN (?, ?)",
+                     [r["id"] for r in corpus_records()[2:4]])
     service.close()
 
     again = make_service(tmp_path, embedder)

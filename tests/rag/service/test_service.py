@@ -223,7 +223,7 @@ def test_deleted_document_never_appears(service, kb, embedder) -> None:
 
 def test_delete_collection_removes_files_and_name_can_be_reused(service, kb) -> None:
     folder = service.indexes.folder("kb")
-    assert (folder / "CURRENT").exists()
+    assert (folder / "manifest.json").exists()
     service.delete_collection("kb")
     assert not folder.exists()
     with pytest.raises(NotFoundError):
