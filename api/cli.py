@@ -17,6 +17,7 @@ from typing import Annotated
 import typer
 
 from eval.cli import bench_app, calibrate
+from eval.cli.synth import synth
 from rag.cli import documents, keys, kg, memory, models, query
 from rag.cli.common import DataDirOption, JsonOption, cli_errors, console, emit, load_settings
 
@@ -72,6 +73,7 @@ app.add_typer(documents.collections_app, name="collections")
 app.add_typer(documents.documents_app, name="documents")
 app.add_typer(bench_app, name="bench")
 app.command("calibrate")(calibrate)
+app.command("synth")(synth)
 app.add_typer(models.models_app, name="models")
 app.add_typer(memory.memory_app, name="memory")
 app.add_typer(kg.kg_app, name="kg")
