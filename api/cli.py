@@ -18,7 +18,7 @@ import typer
 
 from eval.cli import bench_app, calibrate
 from eval.cli.synth import synth
-from rag.cli import documents, keys, kg, memory, models, query
+from rag.cli import documents, index, keys, kg, memory, models, query
 from rag.cli.common import DataDirOption, JsonOption, cli_errors, console, emit, load_settings
 
 
@@ -77,6 +77,7 @@ app.command("synth")(synth)
 app.add_typer(models.models_app, name="models")
 app.add_typer(memory.memory_app, name="memory")
 app.add_typer(kg.kg_app, name="kg")
+app.add_typer(index.index_app, name="index")
 app.add_typer(keys.keys_app, name="keys")
 
 
