@@ -8,6 +8,9 @@
    chunks). Larger corpora reuse the shared corpora's passages; their vectors are
    embedded once for a base set and tiled with small noise, which keeps exact-search
    cost honest without hours of embedding on a laptop.
+4. With `--backends torch,onnx,onnx-int8` instead: the embedder backends side by side
+   (whole-ingest and encode passages/s, single-query encode p50/p95, cosine to the first
+   backend's vectors, ratios to it), rounds alternating between backends.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from eval.metrics import percentile
 from indexes.base import Chunk
 from indexes.bm25 import BM25Index
 from indexes.dense import DenseIndex
-from indexes.embedder import Embedder
+from indexes.embedder import BACKENDS, Embedder
+from rag.errors import InvalidInputError
 from rag.retrieval.factory import build_retriever
 from rag.service.core import RagService
 from rag.settings import Settings
@@ -185,10 +189,25 @@ def latency_by_size(embedder: Embedder, settings: Settings, passages: Sequence[t
     return out
 
 
+def backend_embedders(settings: Settings, backends: Sequence[str]) -> dict[str, Embedder]:
+    """One embedder per backend name, configured as the service configures its own."""
+    unknown = [b for b in backends if b not in BACKENDS]
+    if unknown or not backends or len(set(backends)) != len(backends):
+        raise InvalidInputError(f"--backends needs distinct names from {', '.join(BACKENDS)}, "
+                                f"got {','.join(backends)!r}")
+    index = settings.index
+    cache = (settings.generation.models_dir or settings.data_dir / "models") / "embedder-onnx"
+    return {b: Embedder(index.embedder, device=index.device if b == "torch" else "cpu",
+                        batch_size=index.batch_size, torch_threads=index.torch_threads,
+                        backend=b, cache_dir=cache) for b in backends}
+
+
 def run_speed(embedder: Embedder, settings: Settings, datasets: Sequence[Dataset], *,
               sizes: Sequence[int] = (10_000, 100_000), ingest_passages: int = 500,
-              ingest_rounds: int = 3, queries: int = 200, progress: Progress | None = None) -> dict[str, Any]:
-    """All three speed measurements in one run."""
+              ingest_rounds: int = 3, queries: int = 200, progress: Progress | None = None,
+              backends: Sequence[str] | None = None) -> dict[str, Any]:
+    """All three speed measurements in one run; with `backends`, the embedder backends
+    compared instead (`ingest_passages` passages, `ingest_rounds` rounds, `queries` queries)."""
     seen, passages = set(), []
     for dataset in datasets:
         for p in dataset.passages:
@@ -196,6 +215,11 @@ def run_speed(embedder: Embedder, settings: Settings, datasets: Sequence[Dataset
                 seen.add((p.title, p.text))
                 passages.append((p.title, p.text))
     questions = [q.question for d in datasets for q in d.questions][:queries]
+    if backends:
+        return {"passages": len(passages), "queries": len(questions),
+                "backends": compare_backends(backend_embedders(settings, backends), settings,
+                                             passages[:ingest_passages], questions,
+                                             rounds=ingest_rounds, progress=progress)}
     texts = [f"{t}\n{x}" for t, x in passages]
     result = {"passages": len(passages), "queries": len(questions),
               "bm25_vs_rank_bm25": bm25_against_rank_bm25(texts, questions),
@@ -204,3 +228,55 @@ def run_speed(embedder: Embedder, settings: Settings, datasets: Sequence[Dataset
               "latency": latency_by_size(embedder, settings, passages, questions, sizes,
                                          progress=progress)}
     return result
+
+
+def compare_backends(embedders: dict[str, Embedder], settings: Settings,
+                     passages: Sequence[tuple[str, str]], queries: Sequence[str], *,
+                     rounds: int = 2, progress: Progress | None = None) -> dict[str, Any]:
+    """Embedder backends side by side in one run, as ratios to the first one.
+
+    Every round runs each backend in turn: one whole ingest of `passages` (parse, SQLite,
+    embed, BM25, generation on disk; the time inside `encode` split out) and each query
+    encoded alone. Each backend's fastest round is kept, the least disturbed by other load
+    on a shared CPU. The cosine of each backend's vectors to the first's is over the same
+    texts (the chunks the ingest embedded).
+    """
+    names = list(embedders)
+    if not names:
+        raise ValueError("compare_backends needs at least one embedder")
+    ingest: dict[str, list[tuple[float, float]]] = {n: [] for n in names}
+    query_ms: dict[str, list[float]] = {n: [] for n in names}
+    chunks: list[str] = []
+    for embedder in embedders.values():  # load and warm up outside the clock
+        embedder.encode([f"{t}\n{x}" for t, x in passages[:8]])
+        embedder.encode([queries[0]])
+    steps, done = rounds * len(names), 0
+    for _ in range(rounds):
+        for name, embedder in embedders.items():
+            ingest[name].append(ingest_once(embedder, settings, passages,
+                                            chunks if not chunks else None))
+            query_ms[name].extend(_latencies(lambda q, e=embedder: e.encode([q]), queries))
+            done += 1
+            if progress:
+                progress("backends", done, steps)
+    vectors = {n: e.encode(chunks) for n, e in embedders.items()}
+    base = names[0]
+    out: dict[str, Any] = {"passages": len(passages), "chunks": len(chunks), "queries": len(queries),
+                           "rounds": rounds, "backends": {}}
+    for name in names:
+        total, inside = min(ingest[name])
+        cos = np.sum(vectors[name] * vectors[base], axis=1)
+        row = {"embedder": embedders[name].name,
+               "ingest_per_s": round(len(passages) / total, 2),
+               "encode_per_s": round(len(passages) / inside, 2),
+               "ingest_s": [round(t, 2) for t, _ in ingest[name]],
+               "query": _summary(query_ms[name]),
+               f"cos_vs_{base}_min": round(float(cos.min()), 4),
+               f"cos_vs_{base}_mean": round(float(cos.mean()), 4)}
+        if name != base:
+            ref = out["backends"][base]
+            row["ingest_speedup"] = round(row["ingest_per_s"] / ref["ingest_per_s"], 2)
+            row["encode_speedup"] = round(row["encode_per_s"] / ref["encode_per_s"], 2)
+            row["query_p50_speedup"] = round(ref["query"]["p50_ms"] / row["query"]["p50_ms"], 2)
+        out["backends"][name] = row
+    return out

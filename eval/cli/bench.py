@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from eval.startup import startup_command
 from rag.cli.common import (
     DataDirOption,
     JsonOption,
@@ -163,11 +164,15 @@ def speed(
     ingest_rounds: Annotated[int, typer.Option(min=1, help="Alternating encode-only/ingest "
                                                           "rounds (fastest of each kept).")] = 3,
     queries: Annotated[int, typer.Option(help="Queries per measurement.")] = 200,
+    backends: Annotated[str | None, typer.Option(
+        "--backends", help="Compare these embedder backends instead (e.g. torch,onnx,onnx-int8): "
+                           "ingest and query-encode speed side by side, ratios to the first")] = None,
     out: OutOption = None,
     data_dir: DataDirOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """BM25 vs rank-bm25, ingest vs encode-only, and latency as the corpus grows (ratios)."""
+    """BM25 vs rank-bm25, ingest vs encode-only, and latency as the corpus grows (ratios);
+    or, with --backends, the embedder backends side by side."""
     import json
 
     from eval.datasets import load_multihop
@@ -182,7 +187,8 @@ def speed(
         with staged_progress() as progress:
             result = run_speed(service.embedder, settings, loaded, sizes=_ks(sizes),
                                ingest_passages=ingest_passages, ingest_rounds=ingest_rounds,
-                               queries=queries, progress=progress)
+                               queries=queries, progress=progress,
+                               backends=_names(backends) if backends else None)
         if out:
             out.mkdir(parents=True, exist_ok=True)
             (out / "speed.json").write_text(json.dumps(result, indent=1))
@@ -227,3 +233,6 @@ def kg_speed(
 from eval.cli.scale import scale  # noqa: E402  (issue 13's `bench scale`, in its own file)
 
 bench_app.command("scale")(scale)
+
+
+bench_app.command("startup")(startup_command)  # start-up wall time of the CLI (issue 19.7)
