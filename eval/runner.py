@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from eval.answers_bench import answer_breakdown, published_reference
 from eval.datasets import Dataset, Question
 from eval.metrics import summarize
 from rag.retrieval.pipeline import hydrate
@@ -186,10 +187,14 @@ def run_benchmark(service: RagService, dataset: Dataset, retrievers: Sequence[st
         rows = run_retriever(service, collection, name, questions, depth=depth, progress=progress,
                              answers=answers)
         results[name] = {k: round(v, 4) for k, v in summarize(rows, ks).items()}
+        if answers:  # EM/F1 per question kind (entity, choice, yesno, open)
+            results[name].update(answer_breakdown(questions, rows))
         if other_questions is not None:
             results[name].update(abstention_rates(service, collection, name, rows,
                                                   other_questions[:limit] if limit else other_questions,
                                                   depth=depth, progress=progress))
+    if answers and published_reference(dataset.name):
+        facts["published_answers"] = published_reference(dataset.name)
     return {"dataset": dataset.name, "kind": dataset.kind, "n_questions": len(questions),
             "n_passages": len(dataset.passages), "results": results,
             "meta": {"embedder": service.embedder.name, "ks": list(ks), **facts}}
