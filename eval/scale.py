@@ -93,27 +93,41 @@ class _Added:
         doc_id = f"added-{len(self.ids)}-{time.time_ns()}"
         docs = self.service.parse_records([{"title": f"Added {doc_id}", "id": doc_id,
                                             "text": f"{self.text} ({doc_id})"}])
-        io, size = io_counters(), tree_bytes(data_dir)
+        wait_merges(self.service)  # a merge of the previous write must not count here
+        io, mine, size = io_counters(), io_counters("thread-self"), tree_bytes(data_dir)
         started = time.perf_counter()
         job, _ = self.service.add_documents(self.collection, docs)
         self.service.run_job(job)
         seconds = time.perf_counter() - started
-        after = io_counters()
+        after, mine_after = io_counters(), io_counters("thread-self")
         self.ids.append(doc_id)
-        return {"ms": _ms(seconds), "wchar": after["wchar"] - io["wchar"],
-                "write_bytes": after["write_bytes"] - io["write_bytes"],
+        return {"ms": _ms(seconds), "wchar": mine_after["wchar"] - mine["wchar"],
+                "write_bytes": mine_after["write_bytes"] - mine["write_bytes"],
+                "process_wchar": after["wchar"] - io["wchar"],
                 "size_growth": tree_bytes(data_dir) - size}
 
     def delete(self) -> dict[str, Any]:
         doc_id = self.ids.pop()
-        io = io_counters()
+        wait_merges(self.service)
+        io = io_counters("thread-self")
         started = time.perf_counter()
         job = self.service.delete_document(self.collection, doc_id)
         live = time.perf_counter()
         self.service.run_job(job)
         done = time.perf_counter()
         return {"ms": _ms(done - started), "live_ms": _ms(live - started),
-                "wchar": io_counters()["wchar"] - io["wchar"]}
+                "wchar": io_counters("thread-self")["wchar"] - io["wchar"]}
+
+
+def wait_merges(service: RagService) -> float | None:
+    """Wait for the index manager's background merges, where it has them; the seconds
+    waited (None: whole-generation indexes, nothing merges)."""
+    wait = getattr(service.indexes, "wait_merges", None)
+    if not callable(wait):
+        return None
+    started = time.perf_counter()
+    wait()
+    return time.perf_counter() - started
 
 
 def _timed_query(service: RagService, collection: CollectionRow, name: str, query: str) -> float:
@@ -206,22 +220,21 @@ def warm_measures(service: RagService, collection: CollectionRow, vectors: Synth
     deletes = [added.delete() for _ in range(3)]
     out["delete_one"] = {"ms_median": float(np.median([d["ms"] for d in deletes])), "runs": deletes}
     added.delete()  # the one added during the query loop
-    out["merge"] = merge_cost(service, collection, data_dir)
+    out["merge"] = merge_cost(service, collection)
     return out
 
 
-def merge_cost(service: RagService, collection: CollectionRow, data_dir: Path) -> dict[str, Any]:
-    """Time and bytes of a full merge, when the indexes have segments and the manager a
-    `merge(collection)`; otherwise why it was skipped."""
-    stats = service.indexes.get(collection).stats()
+def merge_cost(service: RagService, collection: CollectionRow) -> dict[str, Any]:
+    """Time and bytes written (the whole process) of merging the collection into one
+    segment, where the index manager has `merge`; otherwise why it was skipped."""
     merge = getattr(service.indexes, "merge", None)
-    if "segments" not in str(stats) or not callable(merge):
-        return {"skipped": "the indexes report no segments (whole-generation writes)"}
+    if not callable(merge):
+        return {"skipped": "no segments to merge (whole-generation index writes)"}
     io = io_counters()
     started = time.perf_counter()
-    merge(collection)
+    report = merge(collection)
     return {"ms": _ms(time.perf_counter() - started), "wchar": io_counters()["wchar"] - io["wchar"],
-            "stats": service.indexes.get(collection).stats()}
+            "report": report}
 
 
 def reopen_measures(settings: Settings, embedder: Embedder, queries: Sequence[str],
@@ -263,19 +276,25 @@ def measure_size(embedder: Embedder, settings: Settings, passages: Sequence[tupl
             try:
                 collection = service.create_collection(COLLECTION)
                 batches = bulk_ingest(service, collection, passages, n, batch, progress)
+                waited = wait_merges(service)  # the bulk's background merges, if any
                 chunks = service.store.query("SELECT COUNT(*) FROM chunks WHERE collection_id=?",
                                              (collection.id,))[0][0]
                 if chunks != n:
                     raise RuntimeError(f"the corpus made {chunks} chunks, not {n}")
                 warm = warm_measures(service, collection, vectors, queries, Path(tmp),
                                      _Added(service, collection, added_text))
-                warm["stats"] = service.indexes.get(collection).stats()
+                live = service.indexes.get(collection)
+                warm["stats"] = live.stats()
+                if callable(getattr(live, "segment_stats", None)):  # segmented indexes
+                    warm["segments"] = live.segment_stats()
                 warm["disk_bytes"] = tree_bytes(Path(tmp))
             finally:
                 service.close()
             warm["peak_rss_kb"] = memory_kb()["VmHWM"]
             reopen = reopen_measures(settings, embedder, queries, added_text)
-        result = {"chunks": n, "bulk": {"batches": batches, **linearity(batches)}, **warm,
+        bulk = {"batches": batches, **linearity(batches),
+                "merge_wait_ms": None if waited is None else _ms(waited)}
+        result = {"chunks": n, "bulk": bulk, **warm,
                   "reopen": reopen, "peak_rss_reset": peak_reset,
                   "vectors": {"precomputed": counts["precomputed"], "encoded": counts["encoded"]}}
         if after is not None:
@@ -297,4 +316,5 @@ def run_scale(embedder: Embedder, settings: Settings, passages: Sequence[tuple[s
                                     batch=batch, progress=progress, after=after) for n in sizes}
     return {"sizes": list(sizes), "passages": len(passages), "queries": len(queries),
             "batch": batch, "base_vectors": len(vectors.base), "embedder": embedder.name,
+            "index_settings": settings.index.model_dump(mode="json"),
             "results": results}

@@ -119,11 +119,13 @@ def precomputed_encode(embedder: Embedder, vectors: SyntheticVectors) -> Iterato
 
 
 # -- what the process costs: bytes written, disk used, memory --------------------------
-def io_counters() -> dict[str, int]:
-    """This process's `/proc/self/io`: `wchar` (bytes handed to write calls) and
-    `write_bytes` (bytes sent to the storage layer); zeros where it cannot be read."""
+def io_counters(scope: str = "self") -> dict[str, int]:
+    """`/proc/<scope>/io`: `wchar` (bytes handed to write calls) and `write_bytes` (bytes
+    sent to the storage layer) of the process (`self`) or of the calling thread
+    (`thread-self`: what a synchronous add writes, without a background merge's bytes);
+    zeros where it cannot be read."""
     try:
-        lines = Path("/proc/self/io").read_text().splitlines()
+        lines = Path(f"/proc/{scope}/io").read_text().splitlines()
     except OSError:
         return {"wchar": 0, "write_bytes": 0}
     fields = dict(line.split(": ", 1) for line in lines if ": " in line)
