@@ -96,15 +96,22 @@ class SegmentedDense:
         Raises:
             KeyError: for an id no segment holds live.
         """
-        out = np.zeros((len(chunk_ids), self.segments.dim), dtype=np.float32)
-        for n, cid in enumerate(chunk_ids):
-            for segment in self.segments.segments:
-                vector = segment.vector(int(cid))
-                if vector is not None:
-                    out[n] = vector
-                    break
-            else:
-                raise KeyError(f"chunk {cid} is not in the dense index")
+        wanted = np.asarray(chunk_ids, dtype=np.int64).reshape(-1)
+        out = np.zeros((len(wanted), self.segments.dim), dtype=np.float32)
+        found = np.zeros(len(wanted), dtype=bool)
+        for segment in self.segments.segments:
+            if found.all():
+                break
+            pos = np.searchsorted(segment.ids, wanted)
+            pos = np.minimum(pos, max(len(segment.ids) - 1, 0))
+            if not len(segment.ids):
+                continue
+            hit = ~found & (segment.ids[pos] == wanted) & segment.live[pos]
+            if hit.any():
+                out[hit] = segment.vectors[np.sort(pos[hit])][np.argsort(np.argsort(pos[hit]))]
+                found |= hit
+        if not found.all():
+            raise KeyError(f"chunk {int(wanted[~found][0])} is not in the dense index")
         return out
 
     def count(self) -> int:

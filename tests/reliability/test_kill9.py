@@ -8,7 +8,13 @@ listed, indexed and the top BM25 hit for its unique token, and no acknowledged (
 delete may come back. SQLite must pass `PRAGMA integrity_check`, and no document may
 be stored without its chunks or with a text other than the one sent.
 
-Rounds: `RAGMEM_KILL9_ROUNDS` (default 20); seed: `RAGMEM_KILL9_SEED` (default random,
+A second test runs with a merge policy that merges after nearly every sync
+(`merge_factor` 2), so kills land while background merges build, write and swap
+segments; after every kill the index files the manifest names must pass their
+checksums (`ragmem index verify`).
+
+Rounds: `RAGMEM_KILL9_ROUNDS` (default 20; the merge test: `RAGMEM_KILL9_MERGE_ROUNDS`,
+default 8); seed: `RAGMEM_KILL9_SEED` (default random,
 printed). The 100-round run of docs/RELIABILITY.md:
 
     RAGMEM_KILL9_ROUNDS=100 .venv/bin/python -m pytest -q -s tests/reliability/test_kill9.py
@@ -27,6 +33,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from rag.indexing.manifest import read_manifest, verify
 from tests.reliability.server import (
     ForkServer,
     ServerProcess,
@@ -38,6 +45,8 @@ from tests.reliability.server import (
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ROUNDS = int(os.environ.get("RAGMEM_KILL9_ROUNDS", "20"))
+MERGE_ROUNDS = int(os.environ.get("RAGMEM_KILL9_MERGE_ROUNDS", "8"))
+MERGE_OFTEN = {"RAGMEM_INDEX__MERGE_FACTOR": "2", "RAGMEM_INDEX__MERGE_FLOOR_ROWS": "4"}
 SEED = int(os.environ.get("RAGMEM_KILL9_SEED", str(random.SystemRandom().randrange(2**31))))
 COLLECTION = "kb"
 PAUSE = 0.05  # between uploads: a few dozen documents a round keep restarts (replays) short
@@ -139,6 +148,9 @@ def check_stored(db_path: Path, ledger: Ledger) -> int:
         The number of documents stored.
     """
     assert integrity(db_path) == "ok"
+    root = db_path.parent / "collections" / COLLECTION
+    if read_manifest(root) is not None:  # whatever the manifest names was written whole
+        assert verify(root) == [], verify(root)
     conn = sqlite3.connect(db_path)
     try:
         rows = conn.execute(
@@ -216,8 +228,19 @@ def second_server_is_refused(data_dir: Path, log: Path, forks: ForkServer | None
 
 
 def test_acknowledged_documents_survive_kill9(tmp_path, forks) -> None:
+    run_rounds(tmp_path, forks, ROUNDS, {})
+
+
+def test_kill9_with_merges_in_flight(tmp_path, forks) -> None:
+    merges = run_rounds(tmp_path, forks, MERGE_ROUNDS, MERGE_OFTEN)
+    assert merges > 0  # the merges did run (segment numbers beyond one per sync)
+
+
+def run_rounds(tmp_path: Path, forks: ForkServer | None, rounds: int,
+               env: dict[str, str]) -> int:
+    """`rounds` of uploads, deletes and kills; returns how many segments merges replaced."""
     rng = random.Random(SEED)
-    print(f"\nkill -9: {ROUNDS} rounds, seed {SEED} (RAGMEM_KILL9_SEED={SEED} to replay)")
+    print(f"\nkill -9: {rounds} rounds, env {env}, seed {SEED} (RAGMEM_KILL9_SEED={SEED} to replay)")
     data_dir, log = tmp_path / "data", tmp_path / "server.log"
     db_path = data_dir / "ragmem.sqlite3"
     ledger = Ledger()
@@ -225,9 +248,9 @@ def test_acknowledged_documents_survive_kill9(tmp_path, forks) -> None:
     gone: list[str] = []
     moments: dict[str, int] = {"upload": 0, "jobs": 0, "restart": 0}
     started = time.monotonic()
-    for round_no in range(ROUNDS):
+    for round_no in range(rounds):
         t0 = time.monotonic()
-        server = ServerProcess(data_dir, log, forks=forks).start()
+        server = ServerProcess(data_dir, log, forks=forks, env=env).start()
         t1 = time.monotonic()
         try:
             with httpx.Client(base_url=server.url, timeout=60) as http:
@@ -248,13 +271,13 @@ def test_acknowledged_documents_survive_kill9(tmp_path, forks) -> None:
               f"start {t1 - t0:.1f}s, check {t2 - t1:.1f}s, upload+kill {time.monotonic() - t2:.1f}s"
               f" ({time.monotonic() - started:.0f}s)")
         if rng.random() < 0.15:  # once more while the restart recovers and reruns the jobs
-            restart = ServerProcess(data_dir, log, forks=forks).spawn()
+            restart = ServerProcess(data_dir, log, forks=forks, env=env).spawn()
             time.sleep(rng.uniform(1.0, 8.0))
             restart.kill()
             moments["restart"] += 1
             check_stored(db_path, ledger)
     # every acknowledged document and delete once more, then a clean stop
-    server = ServerProcess(data_dir, log, forks=forks).start()
+    server = ServerProcess(data_dir, log, forks=forks, env=env).start()
     try:
         with httpx.Client(base_url=server.url, timeout=60) as http:
             check_served(http, ledger, sorted(ledger.acked), sorted(ledger.deleted))
@@ -263,8 +286,12 @@ def test_acknowledged_documents_survive_kill9(tmp_path, forks) -> None:
     # uvicorn shuts down gracefully, then re-raises the SIGTERM it caught
     assert code in (0, -15) and "Application shutdown complete" in server.log_tail(), code
     stored = check_stored(db_path, ledger)
-    summary = {"rounds": ROUNDS, "seed": SEED, "kills": moments,
+    summary = {"rounds": rounds, "seed": SEED, "kills": moments,
                "acknowledged": len(ledger.acked), "deleted": len(ledger.deleted),
                "delete_cut_off": len(ledger.unsure), "stored": stored, "sent": len(ledger.sent),
                "seconds": round(time.monotonic() - started)}
+    manifest = read_manifest(data_dir / "collections" / COLLECTION)
+    summary["segments"] = len(manifest["segments"])
+    summary["replaced_by_merges"] = manifest["next_segment"] - 1 - len(manifest["segments"])
     print(f"kill -9 summary: {json.dumps(summary)}")
+    return summary["replaced_by_merges"]
