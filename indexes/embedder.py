@@ -146,9 +146,13 @@ class Embedder:
         torch_threads: int | None = None,
         backend: str = "torch",
         cache_dir: str | Path | None = None,
+        stream: bool | None = None,
+        stream_batch_size: int = 1024,
     ) -> None:
         """`torch_threads` also sets ONNX Runtime's intra-op threads; `cache_dir` holds the
-        exported ONNX files of the onnx backends (None: a folder under the temp dir)."""
+        exported ONNX files of the onnx backends (None: a folder under the temp dir).
+        `stream`: batches go through the GPU stream path (indexes/embedder_gpu.py, batches
+        of `stream_batch_size`); None turns it on for a CUDA device with the torch backend."""
         if backend not in BACKENDS:
             raise ValueError(f"unknown embedder backend {backend!r}; choose one of {', '.join(BACKENDS)}")
         if backend != "torch" and device != "cpu":
@@ -163,10 +167,15 @@ class Embedder:
         self.batch_size = batch_size
         self.max_seq_length = max_seq_length
         self.backend = backend
+        self.stream = device.startswith("cuda") if stream is None else stream
+        if self.stream and backend != "torch":
+            raise ValueError(f"the stream path runs the torch backend, not {backend!r}")
+        self.stream_batch_size = stream_batch_size
         self.cache_dir = Path(cache_dir) if cache_dir else Path(tempfile.gettempdir()) / "ragmem-onnx"
         self._model: Any = None
         self._onnx: Any = None
         self._dim: int | None = None
+        self._stream: Any = None
         self._lock = threading.Lock()
 
     @property
@@ -203,6 +212,13 @@ class Embedder:
                 if self.max_seq_length:
                     model.max_seq_length = self.max_seq_length
                 model.eval()  # once here: the single-text path does not repeat it per call
+                if self.stream and _plain(model):
+                    from indexes.embedder_gpu import StreamEncoder, stream_compatible
+
+                    if stream_compatible(path):  # else sentence-transformers' encode stays
+                        self._stream = StreamEncoder(
+                            model[0].auto_model, model.tokenizer, device=self.device,
+                            max_seq_length=model.max_seq_length, batch_size=self.stream_batch_size)
                 self._model = model
         return self
 
@@ -245,6 +261,8 @@ class Embedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         if self._onnx is not None:
             return self._onnx.encode(texts)
+        if self._stream is not None and len(texts) > 1:
+            return self._stream.encode(texts)
         model = self._model
         if len(texts) == 1 and _plain(model):
             return self._encode_one(model, texts[0])
