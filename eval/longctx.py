@@ -30,6 +30,8 @@ from memory.cache import BlockCache
 from memory.encoding import MemoEncoder, TextEncoder
 from memory.store import MemoryStore
 from memory.tokens import HFTokenCounter, TokenCounter
+from rag.storage.memory_rows import StoreBlockRows
+from rag.storage.store import Store
 
 Progress = Callable[[int, int], None] | None
 
@@ -167,7 +169,8 @@ class _Bench:
         """Build (through the span memo), reopen memory-mapped, look up, check spans."""
         tmp = Path(tempfile.mkdtemp(prefix="ragmem-bench-"))
         try:
-            store = MemoryStore(tmp / "bench.sqlite3", tmp / "faiss").open()
+            db = Store(tmp / "bench.sqlite3").connect()  # the service's policy and schema
+            store = MemoryStore(StoreBlockRows(db), tmp / "faiss")
             t0 = time.perf_counter()
             self._memory(store, self.memo).add("case", context)
             t1 = time.perf_counter()
@@ -176,7 +179,7 @@ class _Bench:
             ctx, lookups, encode_ms = self._lookups(memory, query, budget)
             hits = memory.search(query, self.config.scaled(budget).top_k)
             stats = memory.stats()
-            store.close()
+            db.close()
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         found = [covered(ctx, s) for s in spans]

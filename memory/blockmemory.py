@@ -4,8 +4,9 @@ Text is segmented into blocks (`memory.blocks`), each block gets r representativ
 vectors (its r-1 most salient sentences, embedded in one batched call, plus their mean)
 and BM25 terms. A lookup scores blocks by best-representative cosine and BM25, fuses the
 two (`memory.scoring`), and assembles sinks + top-k blocks + local window
-(`memory.assembly`). Block texts and vectors live in SQLite (`memory.store`); the FAISS
-index is derived from them and can be memory-mapped; hot blocks sit in a `BlockCache`.
+(`memory.assembly`). Block texts and vectors are rows (`memory.rows.BlockRows`, SQLite in
+the service); the FAISS index is derived from them (`memory.store`) and can be
+memory-mapped; hot blocks sit in a `BlockCache`.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from memory.builder import BuiltBlocks, build_blocks
 from memory.cache import BlockCache
 from memory.encoding import TextEncoder
 from memory.lexical import LexicalIndex
+from memory.rows import MemoryInfo
 from memory.scoring import block_max, fuse, top_blocks
-from memory.store import MemoryInfo, MemoryStore
+from memory.store import MemoryStore
 from memory.tokens import TokenCounter
 
 REP_STRIDE = 16  # FAISS id = block_id * REP_STRIDE + j
@@ -81,7 +83,7 @@ class BlockMemory:
         """Create or load the memory (idempotent)."""
         if self.info is not None:
             return self
-        self.info = self.store.create_memory(
+        self.info = self.store.rows.create_memory(
             self.name,
             kind=self.kind,
             encoder=self.encoder_name,
@@ -89,9 +91,9 @@ class BlockMemory:
             block_tokens=self.config.block_tokens,
             reps=self.config.reps,
         )
-        rows = self.store.block_spans(self.info.id)
+        rows = self.store.rows.block_spans(self.info.id)
         self._spans = [BlockSpan(*row) for row in rows]
-        for texts in self.store.iter_block_texts(self.info.id):
+        for texts in self.store.rows.iter_block_texts(self.info.id):
             self._lexical.add(texts)
         self._lexical.prepare()
         self._index = self._load_index()
@@ -102,7 +104,7 @@ class BlockMemory:
 
         info = self._info()
         path = self.store.faiss_path(info.id)
-        n_reps = self.store.query("SELECT COUNT(*) FROM memory_reps WHERE memory_id = ?", (info.id,))[0][0]
+        n_reps = self.store.rows.rep_count(info.id)
         if path.exists():
             flags = faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY if self.mmap else 0
             index = faiss.read_index(str(path), flags)
@@ -110,7 +112,7 @@ class BlockMemory:
                 self._index_writable = not self.mmap
                 return index
         index = faiss.IndexIDMap2(faiss.IndexFlatIP(info.dim))
-        for ids, vectors in self.store.iter_reps(info.id, info.dim, stride=REP_STRIDE):
+        for ids, vectors in self.store.rows.iter_reps(info.id, info.dim, stride=REP_STRIDE):
             index.add_with_ids(vectors, ids)
         self._index_writable = True
         self._dirty = n_reps > 0
@@ -164,7 +166,7 @@ class BlockMemory:
             idf=self._lexical.idf,
             reps=info.reps,
         )
-        self.store.add_blocks(info.id, built.blocks, built.reps)
+        self.store.rows.add_blocks(info.id, built.blocks, built.reps)
         if not self._index_writable:
             self._index = self._reload_writable()
         self._index.add_with_ids(built.vectors, built.rep_ids(REP_STRIDE))
@@ -194,7 +196,7 @@ class BlockMemory:
         info = self._info()
 
         def load(keys: list) -> dict:
-            rows = self.store.block_payloads(info.id, [k[1] for k in keys], info.dim)
+            rows = self.store.rows.block_payloads(info.id, [k[1] for k in keys], info.dim)
             return {
                 (info.id, b): ((text, vecs), len(text.encode()) + vecs.nbytes + 96)
                 for b, (text, vecs) in rows.items()

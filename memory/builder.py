@@ -9,7 +9,7 @@ import numpy as np
 
 from memory.blocks import Block, salient_spans
 from memory.encoding import TextEncoder, encode_unique
-from memory.store import BlockRow, RepRow
+from memory.rows import BlockRow, RepRow
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ sinks, top-k blocks and local window of recent messages, under one token budget.
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -20,45 +19,13 @@ from memory.blockmemory import BlockHit, BlockMemory
 from memory.cache import BlockCache
 from memory.encoding import TextEncoder
 from memory.errors import MemoryNotFoundError, SessionNotFoundError
+from memory.rows import ArchivalRecord, Message, Session, SessionRows
 from memory.store import MemoryStore
 from memory.tokens import TokenCounter
 
 ROLES = ("system", "user", "assistant", "tool")
-
-
-@dataclass(frozen=True)
-class Session:
-    """A conversation with its own memory tiers (`collection`: the one it asks by default)."""
-
-    id: str
-    name: str
-    created_at: float
-    collection: str | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict."""
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class Message:
-    """One turn; `seq` counts from 0 within its session."""
-
-    session_id: str
-    seq: int
-    role: str
-    content: str
-    created_at: float
-
-
-@dataclass(frozen=True)
-class ArchivalRecord:
-    """One passage of archival memory."""
-
-    id: int
-    text: str
-    created_at: float
+__all__ = ["ROLES", "ArchivalRecord", "MemoryHit", "Message", "Session", "SessionContext",
+           "SessionMemoryService"]
 
 
 @dataclass(frozen=True)
@@ -103,15 +70,17 @@ class SessionContext:
 
 
 class SessionMemoryService:
-    """Sessions, their messages and their memory tiers, in one `MemoryStore`.
+    """Sessions and their records (`sessions`), their recall and archival block memories
+    (`store`).
 
     The constructor is cheap; block memories open on first use. Call `close()` to write
-    pending FAISS files (SQLite rows are always committed; indexes rebuild if lost).
+    pending FAISS files (rows are always committed; indexes rebuild if lost).
     """
 
     def __init__(
         self,
         store: MemoryStore,
+        sessions: SessionRows,
         *,
         encoder: TextEncoder,
         counter: TokenCounter,
@@ -119,7 +88,7 @@ class SessionMemoryService:
         config: AssemblyConfig = AssemblyConfig(),
         cache: BlockCache | None = None,
     ) -> None:
-        self.store, self.encoder, self.counter = store, encoder, counter
+        self.store, self.rows, self.encoder, self.counter = store, sessions, encoder, counter
         self.encoder_name, self.config = encoder_name, config
         self.cache = cache if cache is not None else BlockCache()
         self._memories: dict[str, BlockMemory] = {}
@@ -157,15 +126,7 @@ class SessionMemoryService:
             metadata: Any JSON-able dict kept with the session.
         """
         session = Session(uuid.uuid4().hex, name, time.time(), collection, dict(metadata or {}))
-        with self.store.transaction() as conn:
-            conn.execute(
-                "INSERT INTO memory_sessions VALUES (?, ?, ?)",
-                (session.id, session.name, session.created_at),
-            )
-            conn.execute(
-                "INSERT INTO memory_session_meta VALUES (?, ?, ?)",
-                (session.id, collection, json.dumps(session.metadata)),
-            )
+        self.rows.insert_session(session)
         return session
 
     def get_session(self, session_id: str) -> Session:
@@ -174,26 +135,19 @@ class SessionMemoryService:
         Raises:
             SessionNotFoundError: when it does not exist.
         """
-        rows = self.store.query(f"{_SESSION_SQL} WHERE s.id = ?", (session_id,))
-        if not rows:
+        session = self.rows.get_session(session_id)
+        if session is None:
             raise SessionNotFoundError(f"no session {session_id!r}")
-        return _session(rows[0])
+        return session
 
     def list_sessions(self) -> list[Session]:
         """Every session, oldest first."""
-        return [_session(row) for row in self.store.query(f"{_SESSION_SQL} ORDER BY s.created_at")]
+        return self.rows.list_sessions()
 
     def counts(self, session_id: str) -> dict[str, int]:
         """How many messages, core facts and archival records the session holds."""
         self.get_session(session_id)
-        return {
-            tier: self.store.query(f"SELECT COUNT(*) FROM {table} WHERE session_id = ?", (session_id,))[0][0]
-            for tier, table in (
-                ("messages", "memory_messages"),
-                ("core", "memory_core"),
-                ("archival", "memory_archival"),
-            )
-        }
+        return self.rows.counts(session_id)
 
     def delete_session(self, session_id: str) -> None:
         """Delete a session and all its tiers.
@@ -206,10 +160,7 @@ class SessionMemoryService:
             name = f"session:{session_id}:{tier}"
             self._memories.pop(name, None)
             self.store.delete_memory(name)
-        with self.store.transaction() as conn:
-            for table in ("memory_messages", "memory_core", "memory_archival", "memory_session_meta"):
-                conn.execute(f"DELETE FROM {table} WHERE session_id = ?", (session_id,))
-            conn.execute("DELETE FROM memory_sessions WHERE id = ?", (session_id,))
+        self.rows.delete_session(session_id)
 
     # -- recall memory: messages ------------------------------------------------------------
 
@@ -225,40 +176,22 @@ class SessionMemoryService:
         if not content.strip():
             raise ValueError("content must not be empty")
         self.get_session(session_id)
-        now = time.time()
-        with self.store.transaction() as conn:
-            seq = conn.execute(
-                "SELECT COALESCE(MAX(seq), -1) + 1 FROM memory_messages WHERE session_id = ?",
-                (session_id,),
-            ).fetchone()[0]
-            conn.execute(
-                "INSERT INTO memory_messages VALUES (?, ?, ?, ?, ?)",
-                (session_id, seq, role, content, now),
-            )
-        self._memory(session_id, "recall").add(f"message:{seq}", f"{role}: {content}", flush=False)
-        return Message(session_id, seq, role, content, now)
+        message = self.rows.append_message(session_id, role, content, time.time())
+        self._memory(session_id, "recall").add(f"message:{message.seq}", f"{role}: {content}",
+                                               flush=False)
+        return message
 
     def messages(self, session_id: str, *, since: int = 0, limit: int | None = None) -> list[Message]:
         """Messages with `seq >= since`, in order (at most `limit`)."""
         self.get_session(session_id)
-        rows = self.store.query(
-            "SELECT session_id, seq, role, content, created_at FROM memory_messages "
-            "WHERE session_id = ? AND seq >= ? ORDER BY seq LIMIT ?",
-            (session_id, since, -1 if limit is None else limit),
-        )
-        return [Message(*row) for row in rows]
+        return self.rows.messages(session_id, since=since, limit=limit)
 
     def recall_search(self, session_id: str, query: str, *, k: int = 5) -> list[MemoryHit]:
         """Past messages most relevant to `query`, best first."""
         self.get_session(session_id)
         hits = self._memory(session_id, "recall").search(query, k=max(k, 1) * 2)
         seqs = sorted({int(h.source.rsplit(":", 1)[1]) for h in hits})
-        marks = ",".join("?" * len(seqs))
-        rows = self.store.query(
-            f"SELECT seq, role, content FROM memory_messages WHERE session_id = ? AND seq IN ({marks})",
-            (session_id, *seqs),
-        )
-        texts = {seq: f"{role}: {content}" for seq, role, content in rows}
+        texts = {m.seq: f"{m.role}: {m.content}" for m in self.rows.messages_by_seq(session_id, seqs)}
         return _by_source(hits, "recall", texts)[:k]
 
     # -- core memory ---------------------------------------------------------------------------
@@ -266,10 +199,7 @@ class SessionMemoryService:
     def core_memory(self, session_id: str) -> dict[str, str]:
         """The pinned facts, key -> value."""
         self.get_session(session_id)
-        rows = self.store.query(
-            "SELECT key, value FROM memory_core WHERE session_id = ? ORDER BY key", (session_id,)
-        )
-        return dict(rows)
+        return self.rows.core(session_id)
 
     def set_core_memory(self, session_id: str, key: str, value: str) -> None:
         """Pin (or replace) one fact.
@@ -280,11 +210,7 @@ class SessionMemoryService:
         if not key.strip():
             raise ValueError("core memory key must not be empty")
         self.get_session(session_id)
-        with self.store.transaction() as conn:
-            conn.execute(
-                "INSERT OR REPLACE INTO memory_core VALUES (?, ?, ?, ?)",
-                (session_id, key, value, time.time()),
-            )
+        self.rows.set_core(session_id, key, value, time.time())
 
     def replace_core_memory(self, session_id: str, facts: dict[str, str]) -> None:
         """Replace every pinned fact with `facts` in one transaction.
@@ -295,13 +221,7 @@ class SessionMemoryService:
         if any(not key.strip() for key in facts):
             raise ValueError("core memory keys must not be empty")
         self.get_session(session_id)
-        now = time.time()
-        with self.store.transaction() as conn:
-            conn.execute("DELETE FROM memory_core WHERE session_id = ?", (session_id,))
-            conn.executemany(
-                "INSERT INTO memory_core VALUES (?, ?, ?, ?)",
-                [(session_id, key, value, now) for key, value in facts.items()],
-            )
+        self.rows.replace_core(session_id, facts, time.time())
 
     def delete_core_memory(self, session_id: str, key: str) -> None:
         """Unpin one fact.
@@ -310,9 +230,7 @@ class SessionMemoryService:
             MemoryNotFoundError: when the key is not pinned.
         """
         self.get_session(session_id)
-        with self.store.transaction() as conn:
-            cursor = conn.execute("DELETE FROM memory_core WHERE session_id = ? AND key = ?", (session_id, key))
-        if cursor.rowcount == 0:
+        if not self.rows.delete_core(session_id, key):
             raise MemoryNotFoundError(f"no core memory {key!r} in session {session_id!r}")
 
     # -- archival memory -----------------------------------------------------------------------
@@ -326,22 +244,16 @@ class SessionMemoryService:
         if not text.strip():
             raise ValueError("archival text must not be empty")
         self.get_session(session_id)
-        now = time.time()
-        with self.store.transaction() as conn:
-            rec_id = conn.execute(
-                "SELECT COALESCE(MAX(id), -1) + 1 FROM memory_archival WHERE session_id = ?",
-                (session_id,),
-            ).fetchone()[0]
-            conn.execute("INSERT INTO memory_archival VALUES (?, ?, ?, ?)", (session_id, rec_id, text, now))
-        self._memory(session_id, "archival").add(f"archival:{rec_id}", text, flush=False)
-        return ArchivalRecord(rec_id, text, now)
+        record = self.rows.insert_archival(session_id, text, time.time())
+        self._memory(session_id, "archival").add(f"archival:{record.id}", text, flush=False)
+        return record
 
     def archival_search(self, session_id: str, query: str, *, k: int = 5) -> list[MemoryHit]:
         """Archival passages most relevant to `query`, best first."""
         self.get_session(session_id)
         hits = self._memory(session_id, "archival").search(query, k=max(k, 1) * 2)
-        rows = self.store.query("SELECT id, text FROM memory_archival WHERE session_id = ?", (session_id,))
-        return _by_source(hits, "archival", dict(rows))[:k]
+        texts = {r.id: r.text for r in self.rows.archival(session_id)}
+        return _by_source(hits, "archival", texts)[:k]
 
     # -- context -------------------------------------------------------------------------------
 
@@ -373,17 +285,6 @@ class SessionMemoryService:
                     room, used = room - n, used + n
         recall = self._memory(session_id, "recall").context(query, budget=max(0, budget - used))
         return SessionContext(session_id, core, archival, recall, used + recall.n_tokens, budget, notes)
-
-
-_SESSION_SQL = (
-    "SELECT s.id, s.name, s.created_at, m.collection, m.metadata FROM memory_sessions s "
-    "LEFT JOIN memory_session_meta m ON m.session_id = s.id"
-)
-
-
-def _session(row: tuple) -> Session:
-    session_id, name, created_at, collection, metadata = row
-    return Session(session_id, name, created_at, collection, json.loads(metadata or "{}"))
 
 
 def _by_source(hits: list[BlockHit], tier: str, texts: dict[int, str]) -> list[MemoryHit]:

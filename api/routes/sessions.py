@@ -42,12 +42,12 @@ KParam = Annotated[int, Query(ge=1, le=MAX_K, description="results to return")]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=SessionOut)
-def create_session(memory: MemoryDep, service: ServiceDep, principal: PrincipalDep,
+def create_session(memory: MemoryDep, principal: PrincipalDep,
                    body: SessionCreate | None = None) -> SessionOut:
     """Create a session owned by the caller's key."""
     body = body or SessionCreate()
-    session = memory.create_session(body.name, collection=body.collection, metadata=body.metadata)
-    keys.set_session_owner(service.store, session["id"], principal.key_id)
+    session = memory.create_session(body.name, collection=body.collection, metadata=body.metadata,
+                                    owner_key_id=principal.key_id)  # one transaction
     return SessionOut(**session)
 
 
@@ -65,9 +65,8 @@ def get_session(session_id: SessionIdDep, memory: MemoryDep) -> SessionOut:
 
 
 @router.delete("/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_session(session_id: SessionIdDep, memory: MemoryDep, service: ServiceDep) -> Response:
-    memory.delete_session(session_id)
-    keys.forget_session(service.store, session_id)
+def delete_session(session_id: SessionIdDep, memory: MemoryDep) -> Response:
+    memory.delete_session(session_id)  # and its owner row
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

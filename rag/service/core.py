@@ -60,7 +60,8 @@ class RagService:
         self._answerers: dict[str, Any] = {self.generator.name: self.generator}
         self._answerers_lock = threading.Lock()
         self._calibrations = CalibrationCache()  # crag.json per collection, reread when rewritten
-        self.memory = MemoryService(settings.data_dir, self.embedder, settings.memory)
+        self.memory = MemoryService(self.store, settings.data_dir / "memory", self.embedder,
+                                    settings.memory)
         self.lock = DataDirLock(settings.data_dir)
 
     def open(self, *, load_embedder: bool = False) -> RagService:

@@ -1,8 +1,8 @@
 """The service's long-context memory: session tiers and long-document mode (issue 7).
 
 A small facade over the `memory` floor that the service owns. Memory rows live in the
-service's SQLite file (`memory_*` tables) and FAISS files in `<data_dir>/memory/`; the
-service's embedder encodes and its tokenizer counts. It validates what enters, turns
+service's store (`memory_*` tables, through `rag/storage/memory_rows.py`) and FAISS files in
+`<data_dir>/memory/`; the service's embedder encodes and its tokenizer counts. It validates what enters, turns
 memory errors into the service's domain errors (404/422), and serializes access: block
 memories allow one writer and are not safe to read while written.
 """
@@ -27,7 +27,10 @@ from memory.sessions import ROLES, MemoryHit, SessionContext, SessionMemoryServi
 from memory.store import MemoryStore
 from memory.tokens import HFTokenCounter
 from rag.errors import InvalidInputError, NotFoundError
+from rag.service import keys
 from rag.settings import MemorySettings
+from rag.storage.memory_rows import StoreBlockRows, StoreSessionRows
+from rag.storage.store import Store
 
 MAX_K = 100
 OPEN_DOCUMENTS = 8  # document memories kept open (their hot blocks share one cache)
@@ -36,14 +39,18 @@ OPEN_DOCUMENTS = 8  # document memories kept open (their hot blocks share one ca
 class MemoryService:
     """Sessions (core, recall, archival memory) and per-document block memories.
 
-    The constructor is cheap; `open()` (called on first use) connects and loads nothing
-    else: block memories open when a session or document is first used.
+    Rows go through the service's `store` (its connection, its migrations); FAISS files
+    go to `faiss_dir`. The constructor is cheap; `open()` (called on first use) loads the
+    encoder: block memories open when a session or document is first used.
     """
 
-    def __init__(self, data_dir: Path, embedder: Embedder, settings: MemorySettings) -> None:
+    def __init__(self, store: Store, faiss_dir: Path, embedder: Embedder,
+                 settings: MemorySettings) -> None:
         self.settings = settings
         self.embedder = embedder
-        self.store = MemoryStore(data_dir / "ragmem.sqlite3", data_dir / "memory")
+        self.db = store
+        self.rows = StoreSessionRows(store)
+        self.store = MemoryStore(StoreBlockRows(store), faiss_dir)
         self.cache = BlockCache(settings.cache_mb * 2**20)
         self.config = AssemblyConfig(n_init=settings.n_init, n_local=settings.n_local,
                                      top_k=settings.top_k, block_tokens=settings.block_tokens,
@@ -54,12 +61,11 @@ class MemoryService:
         self._doc_lock = threading.RLock()  # document memories
 
     def open(self) -> MemoryService:
-        """Connect to the database and make the session service (idempotent)."""
+        """Make the session service (idempotent)."""
         with self._lock:
             if self._sessions is None:
-                self.store.open()
                 self._sessions = SessionMemoryService(
-                    self.store, encoder=self.embedder.load(), counter=self._counter(),
+                    self.store, self.rows, encoder=self.embedder.load(), counter=self._counter(),
                     encoder_name=self.embedder.name, config=self.config, cache=self.cache)
         return self
 
@@ -67,7 +73,7 @@ class MemoryService:
         return HFTokenCounter(self.embedder.load().tokenizer)
 
     def close(self) -> None:
-        """Write pending FAISS files and close the connection."""
+        """Write pending FAISS files (the store's connection is the service's to close)."""
         with self._lock, self._doc_lock:
             if self._sessions is not None:
                 self._sessions.close()
@@ -75,7 +81,6 @@ class MemoryService:
             for memory in self._documents.values():
                 memory.flush()
             self._documents.clear()
-            self.store.close()
 
     @contextmanager
     def _session_tiers(self) -> Iterator[SessionMemoryService]:
@@ -112,10 +117,15 @@ class MemoryService:
 
     # -- sessions ----------------------------------------------------------------------------
     def create_session(self, name: str = "", *, collection: str | None = None,
-                       metadata: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Create a session; returns its record with tier counts."""
+                       metadata: dict[str, Any] | None = None,
+                       owner_key_id: int | None = None) -> dict[str, Any]:
+        """Create a session owned by `owner_key_id` (None: anonymous); returns its record
+        with tier counts. The session and its owner are written in one transaction, so a
+        failure leaves neither (never a session without its owner)."""
         with self._session_tiers() as tiers:
-            session = tiers.create_session(name, collection=collection, metadata=metadata)
+            with self.db.transaction():
+                session = tiers.create_session(name, collection=collection, metadata=metadata)
+                keys.set_session_owner(self.db, session.id, owner_key_id)
             return session.to_dict() | {"counts": tiers.counts(session.id)}
 
     def get_session(self, session_id: str) -> dict[str, Any]:
@@ -133,9 +143,12 @@ class MemoryService:
             return [s.to_dict() for s in tiers.list_sessions()]
 
     def delete_session(self, session_id: str) -> None:
-        """Delete a session and every tier of its memory."""
+        """Delete a session, every tier of its memory and its owner row (the rows in one
+        transaction; the tiers' FAISS files are removed with their memories)."""
         with self._session_tiers() as tiers:
-            tiers.delete_session(session_id)
+            with self.db.transaction():
+                tiers.delete_session(session_id)
+                keys.forget_session(self.db, session_id)
 
     def add_messages(self, session_id: str, messages: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
         """Append `(role, content)` turns in order (all validated before any is stored)."""
@@ -271,9 +284,7 @@ class MemoryService:
     def _drop_old_versions(self, name: str) -> None:
         """Delete memories of earlier versions of the same document."""
         prefix = name.rsplit(":", 1)[0] + ":"
-        rows = self.store.query("SELECT name FROM memory_memories WHERE substr(name, 1, ?) = ?",
-                                (len(prefix), prefix))
-        for (old,) in rows:
+        for old in self.store.rows.memory_names(prefix):
             if old != name:
                 self._documents.pop(old, None)
                 self.store.delete_memory(old)
@@ -298,10 +309,7 @@ def _roles(tiers: SessionMemoryService, session_id: str, ctx: SessionContext) ->
     """seq -> role of every message the context holds a piece of."""
     seqs = sorted({int(p.source.rsplit(":", 1)[1]) for p in ctx.recall.pieces
                    if p.source.startswith("message:")})
-    marks = ",".join("?" * len(seqs))
-    rows = tiers.store.query(f"SELECT seq, role FROM memory_messages WHERE session_id = ? AND"
-                             f" seq IN ({marks})", (session_id, *seqs)) if seqs else []
-    return {seq: role for seq, role in rows}
+    return {m.seq: m.role for m in tiers.rows.messages_by_seq(session_id, seqs)}
 
 
 def _hit(hit: MemoryHit) -> dict[str, Any]:

@@ -97,6 +97,36 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (text_hash, source)
     )
     """,
+    # 5: the memory floor's tables (rag/storage/memory_rows.py): block memories and session
+    # tiers. IF NOT EXISTS: before v5 memory/store.py created them itself, so older data
+    # dirs may have them already (same columns).
+    """
+    CREATE TABLE IF NOT EXISTS memory_memories (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
+        encoder TEXT NOT NULL, dim INTEGER NOT NULL, block_tokens INTEGER NOT NULL,
+        reps INTEGER NOT NULL, format_version INTEGER NOT NULL, created_at REAL NOT NULL);
+    CREATE TABLE IF NOT EXISTS memory_blocks (
+        memory_id INTEGER NOT NULL, block_id INTEGER NOT NULL, source TEXT NOT NULL,
+        start_char INTEGER NOT NULL, end_char INTEGER NOT NULL, n_tokens INTEGER NOT NULL,
+        text TEXT NOT NULL, PRIMARY KEY (memory_id, block_id));
+    CREATE TABLE IF NOT EXISTS memory_reps (
+        memory_id INTEGER NOT NULL, block_id INTEGER NOT NULL, j INTEGER NOT NULL,
+        start_char INTEGER NOT NULL, end_char INTEGER NOT NULL, vector BLOB NOT NULL,
+        PRIMARY KEY (memory_id, block_id, j));
+    CREATE TABLE IF NOT EXISTS memory_sessions (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at REAL NOT NULL);
+    CREATE TABLE IF NOT EXISTS memory_session_meta (
+        session_id TEXT PRIMARY KEY, collection TEXT, metadata TEXT NOT NULL DEFAULT '{}');
+    CREATE TABLE IF NOT EXISTS memory_messages (
+        session_id TEXT NOT NULL, seq INTEGER NOT NULL, role TEXT NOT NULL,
+        content TEXT NOT NULL, created_at REAL NOT NULL, PRIMARY KEY (session_id, seq));
+    CREATE TABLE IF NOT EXISTS memory_core (
+        session_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+        updated_at REAL NOT NULL, PRIMARY KEY (session_id, key));
+    CREATE TABLE IF NOT EXISTS memory_archival (
+        session_id TEXT NOT NULL, id INTEGER NOT NULL, text TEXT NOT NULL,
+        created_at REAL NOT NULL, PRIMARY KEY (session_id, id))
+    """,
 ]
 
 

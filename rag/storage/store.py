@@ -58,10 +58,17 @@ class Store:
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction (BEGIN IMMEDIATE ... COMMIT, rolled back on error).
 
+        Inside another transaction of this thread it is a SAVEPOINT of that one: its
+        writes commit or roll back with the outer transaction (a session and its owner).
+
         Raises:
             StorageError: when the disk is full or cannot be written (nothing is committed).
         """
         conn = self._conn()
+        if conn.in_transaction:
+            with _savepoint(conn):
+                yield conn
+            return
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -318,6 +325,20 @@ class Store:
                           " collections c ON c.id=j.collection_id"
                           " WHERE j.status IN ('queued','running') ORDER BY j.created")
         return [dict(r) for r in rows]
+
+
+@contextmanager
+def _savepoint(conn: sqlite3.Connection) -> Iterator[None]:
+    """A nested transaction: released into the outer one, or rolled back to its start."""
+    name = f"sp_{uuid.uuid4().hex[:12]}"
+    conn.execute(f"SAVEPOINT {name}")
+    try:
+        yield
+    except BaseException:
+        conn.execute(f"ROLLBACK TO {name}")
+        conn.execute(f"RELEASE {name}")
+        raise
+    conn.execute(f"RELEASE {name}")
 
 
 _STORAGE_FAILURE = re.compile(r"disk is full|disk I/O error|unable to open database file", re.I)

@@ -251,3 +251,33 @@ def test_sessions_survive_a_restart(tmp_path, embedder):
             assert found["results"][0]["text"] == "Grandma's recipe uses cardamom."
     finally:
         second.stop()
+
+
+def test_a_session_and_its_owner_are_one_write(auth_server, key_client):
+    """The owner row failing leaves no session behind (was: an unowned, admin-only one)."""
+    alice = key_client("alice")
+    store = auth_server.service.store
+    before = {s["id"] for s in auth_server.service.memory.list_sessions()}
+    with store.transaction() as conn:  # the owner write fails, as a full disk or a crash would
+        conn.execute("CREATE TRIGGER no_owner BEFORE INSERT ON session_owners"
+                     " BEGIN SELECT RAISE(ABORT, 'owner write failed'); END")
+    close = {"Connection": "close"}  # after a 500 uvicorn drops the connection: no reuse
+    try:
+        assert alice.post("/v1/sessions", json={"name": "orphan?"}, headers=close).status_code == 500
+    finally:
+        with store.transaction() as conn:
+            conn.execute("DROP TRIGGER no_owner")
+    assert {s["id"] for s in auth_server.service.memory.list_sessions()} == before
+    made = alice.post("/v1/sessions", json={"name": "owned"}).json()["id"]
+    assert made in {s["id"] for s in alice.get("/v1/sessions").json()["sessions"]}
+
+    with store.transaction() as conn:  # deleting: the owner row and the session go together
+        conn.execute("CREATE TRIGGER keep_owner BEFORE DELETE ON session_owners"
+                     " BEGIN SELECT RAISE(ABORT, 'owner delete failed'); END")
+    try:
+        assert alice.delete(f"/v1/sessions/{made}", headers=close).status_code == 500
+    finally:
+        with store.transaction() as conn:
+            conn.execute("DROP TRIGGER keep_owner")
+    assert alice.get(f"/v1/sessions/{made}").status_code == 200
+    assert alice.delete(f"/v1/sessions/{made}").status_code == 204

@@ -1,6 +1,8 @@
 """Fixtures for the memory tests: a fast model-free encoder and a temporary store.
 
-The real MiniLM comes from the session-scoped `embedder` fixture in tests/conftest.py.
+The store is the real one: memory's rows in the service's SQLite store (rag/storage), as
+`memory/` is used in the service. The real MiniLM comes from the session-scoped `embedder`
+fixture in tests/conftest.py.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import numpy as np
 import pytest
 
 from memory.store import MemoryStore
+from rag.storage.memory_rows import StoreBlockRows, StoreSessionRows
+from rag.storage.store import Store
 
 
 class HashEncoder:
@@ -36,8 +40,14 @@ def hash_encoder() -> HashEncoder:
     return HashEncoder()
 
 
+def open_stores(path) -> tuple[Store, MemoryStore, StoreSessionRows]:
+    """The service's SQLite store at `path`, and memory's block and session rows in it."""
+    db = Store(path / "ragmem.sqlite3").connect()
+    return db, MemoryStore(StoreBlockRows(db), path / "faiss"), StoreSessionRows(db)
+
+
 @pytest.fixture
 def store(tmp_path) -> MemoryStore:
-    s = MemoryStore(tmp_path / "ragmem.sqlite3", tmp_path / "faiss").open()
-    yield s
-    s.close()
+    db, memory_store, _ = open_stores(tmp_path)
+    yield memory_store
+    db.close()

@@ -6,8 +6,8 @@ import pytest
 
 from memory.errors import MemoryNotFoundError, SessionNotFoundError
 from memory.sessions import SessionMemoryService
-from memory.store import MemoryStore
 from memory.tokens import HFTokenCounter
+from tests.memory.conftest import open_stores
 
 pytestmark = pytest.mark.integration
 
@@ -23,15 +23,14 @@ SMALL_TALK = [
 
 @pytest.fixture(scope="module")
 def tmp_store(tmp_path_factory):
-    path = tmp_path_factory.mktemp("sessions")
-    store = MemoryStore(path / "ragmem.sqlite3", path / "faiss").open()
-    yield store
-    store.close()
+    db, store, rows = open_stores(tmp_path_factory.mktemp("sessions"))
+    yield store, rows
+    db.close()
 
 
 @pytest.fixture(scope="module")
 def service(tmp_store, embedder):
-    svc = SessionMemoryService(tmp_store, encoder=embedder, counter=HFTokenCounter(embedder.tokenizer))
+    svc = SessionMemoryService(*tmp_store, encoder=embedder, counter=HFTokenCounter(embedder.tokenizer))
     yield svc
     svc.close()
 
@@ -96,7 +95,7 @@ def test_context_has_every_tier_within_budget(service, session):
 
 def test_persistence_and_delete(tmp_store, embedder, service, session):
     service.close()
-    again = SessionMemoryService(tmp_store, encoder=embedder, counter=HFTokenCounter(embedder.tokenizer))
+    again = SessionMemoryService(*tmp_store, encoder=embedder, counter=HFTokenCounter(embedder.tokenizer))
     assert again.get_session(session.id).name == "planning"
     assert again.recall_search(session.id, "flight UA-2231", k=1)[0].ref_id == 4
     other = again.create_session()

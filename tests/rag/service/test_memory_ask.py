@@ -10,6 +10,7 @@ from rag.generation.answers import NO_ANSWER, Passage
 from rag.service.memory import MemoryService, document_shape
 from rag.service.memory_ask import by_score, merge_pieces, session_chunk_id, session_passages
 from rag.settings import MemorySettings
+from rag.storage.store import Store
 
 pytestmark = pytest.mark.unit
 
@@ -81,7 +82,8 @@ def test_session_ask_answers_from_core_memory_not_the_question(tmp_path, embedde
     """Issue 19.6 end to end over real session memory and the extractive answerer."""
     from rag.generation.extractive import ExtractiveGenerator
 
-    memory = MemoryService(tmp_path, embedder, MemorySettings()).open()
+    store = Store(tmp_path / "ragmem.sqlite3").connect()
+    memory = MemoryService(store, tmp_path / "memory", embedder, MemorySettings()).open()
     try:
         session = memory.create_session("me")["id"]
         memory.set_core(session, "name", "Ada")
@@ -92,6 +94,7 @@ def test_session_ask_answers_from_core_memory_not_the_question(tmp_path, embedde
                                                       session_passages(session, ctx))
     finally:
         memory.close()
+        store.close()
     assert "Ada" in answer.answer and not answer.abstained
     assert all("What is my name?" not in c.text for c in answer.citations), answer.answer
 
