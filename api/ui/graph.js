@@ -46,8 +46,8 @@ function kgGraph(seeds, passages, onOpen) {
   const rows = Math.max(shown.length, passages.length, 1);
   const height = rows * row + 24;
   const top = (n) => 12 + ((rows - n) * row) / 2 + row / 2;  // centre each column
-  const seedX = 200;
-  const passX = 430;
+  const seedX = 190;
+  const passX = 330;
   const maxW = Math.max(...shown.map((s) => s.weight), 1e-9);
   const seedY = (i) => top(shown.length) + i * row;
   const passY = (j) => top(passages.length) + j * row;
@@ -77,7 +77,7 @@ function kgGraph(seeds, passages, onOpen) {
       svgEl("rect", { x: passX, y: passY(j) - 13, width: 260, height: 26, rx: 6 }),
       svgEl("text", { x: passX + 10, y: passY(j), "dominant-baseline": "middle" }, clip(label, 34)));
   });
-  return svgEl("svg", { class: "kg-graph", id: "kg-graph", viewBox: `0 0 720 ${height}`, role: "img",
+  return svgEl("svg", { class: "kg-graph", id: "kg-graph", viewBox: `0 0 600 ${height}`, role: "img",
                         "aria-label": `knowledge-graph walk: ${shown.length} seed phrases leading to ${passages.length} ranked passages` },
                edgeNodes, seedNodes, passageNodes);
 }
