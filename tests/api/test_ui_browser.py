@@ -204,7 +204,8 @@ def assert_fits_width(driver) -> None:
     wide = driver.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
     over = driver.execute_script(
         "return Array.from(document.querySelectorAll('body *')).filter((e) => e.offsetParent"
-        " && e.getBoundingClientRect().right > window.innerWidth + 1 && !e.closest('.table-scroll, .kg-drawing'))"
+        " && e.getBoundingClientRect().right > window.innerWidth + 1"
+        " && !e.closest('.table-scroll, .kg-drawing'))"
         ".slice(-5).map((e) => e.tagName + '#' + e.id + '.' + e.className)")
     assert wide[0] <= wide[1], f"page is {wide[0]}px wide in a {wide[1]}px window: {over}"
 
