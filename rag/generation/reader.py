@@ -34,7 +34,9 @@ PROXIMITY_WEIGHT = 0.4
 RANK_WEIGHT = 0.3
 FREQUENCY_WEIGHT = 0.15
 EVENT_WEIGHT = 0.3
-BRIDGE_WEIGHT = 0.3
+HOP_WEIGHT = 1.0  # the passage the relation chain leads to holds the answer
+CUE_WEIGHT = 0.6
+SECONDARY_PENALTY = 0.5
 # Relation nouns of 2-hop questions and the words near which a passage names the related
 # entity ("directed by", "son of").
 RELATION_CUES: dict[str, tuple[str, ...]] = {
@@ -45,11 +47,23 @@ RELATION_CUES: dict[str, tuple[str, ...]] = {
     "mother": ("son of", "daughter of", "mother", "child of"),
     "husband": ("married", "husband", "wife of", "spouse"),
     "wife": ("married", "wife", "husband of", "spouse"), "founder": ("found",),
+    "spouse": ("married", "wife", "husband", "spouse"),
 }
+# Kinship words that are two steps ("paternal grandfather": the father's father).
+CHAINS: dict[str, tuple[str, ...]] = {
+    "grandfather": ("father", "father"), "grandmother": ("father", "mother"),
+    "father-in-law": ("spouse", "father"), "mother-in-law": ("spouse", "mother"),
+}
+# Question words -> words a passage uses for the same thing ("burial" -> "buried").
+SYNONYMS = {"burial": ("buried", "interred"), "death": ("died",), "die": ("died",),
+            "birth": ("born",), "study": ("studied", "educated", "graduated", "attended"),
+            "graduate": ("graduated", "studied", "educated"), "work": ("worked", "works"),
+            "spouse": ("married", "wife", "husband"), "nationality": ("citizen",),
+            "award": ("awarded", "won", "received"), "received": ("awarded", "won")}
 # Relations to a person, whose dates are a life's ("the director who died later").
 PERSON_RELATIONS = frozenset({"director", "composer", "performer", "producer", "author",
                               "writer", "father", "mother", "husband", "wife", "creator",
-                              "founder"})
+                              "founder", "spouse"})
 _STOP = frozenset("a an the of in on at to for from by with and or is are was were be been "
                   "do does did who whom whose what which when where why how that this these "
                   "those it its as both same film song".split())
@@ -135,9 +149,41 @@ def option_passage(option: str, passages: Sequence[Passage]) -> int | None:
 
 
 def relation_of(question: str) -> str:
-    """The relation noun a 2-hop question goes through ("the director of film X")."""
-    words = re.findall(r"[a-z]+", question.lower())
-    return next((w for w in words if w in RELATION_CUES), "")
+    """The first relation noun a 2-hop question goes through ("the director of film X")."""
+    chain = relation_chain(question)
+    return chain[0] if chain else ""
+
+
+def relation_chain(question: str) -> list[str]:
+    """The relations from the named entity to the answer, nearest the entity first:
+    "the father of the director of film X" -> [director, father]; "X's paternal
+    grandfather" -> [father, father]; "maternal grandmother" -> [mother, mother]."""
+    words = re.findall(r"[a-z]+(?:-in-law)?", question.lower())
+    steps: list[str] = []
+    for n, word in enumerate(words):
+        if word in CHAINS:
+            first, second = CHAINS[word]
+            if n and words[n - 1] == "maternal":
+                first = "mother"
+            steps.append([first, second])
+        elif word in RELATION_CUES:
+            steps.append([word])
+    return [r for step in reversed(steps) for r in step]
+
+
+def expand_terms(words: Sequence[str]) -> set[str]:
+    """Question words with the words passages use for them (`SYNONYMS`)."""
+    return set(words) | {w for word in words for w in SYNONYMS.get(word, ())}
+
+
+def cue_bonus(span_start: int, text: str, relation: str) -> float:
+    """1 / (1 + n) when a cue of `relation` ("son of", "directed by") ends n words before
+    the span (within 5), else 0: the entity a passage names for that relation, the
+    nearest first ("son of Charles Howard and Anne Smith": Charles Howard)."""
+    before = " ".join(text[max(0, span_start - 80):span_start].lower().split()[-6:])
+    ends = [before.rfind(cue) + len(cue) for cue in RELATION_CUES.get(relation, ())
+            if cue in before]
+    return 1.0 / (1.0 + len(before[max(ends):].split())) if ends else 0.0
 
 
 def bridge_passage(source: int, relation: str, passages: Sequence[Passage]) -> int | None:
@@ -198,32 +244,59 @@ class Reader:
     # -- entity questions --------------------------------------------------------------
     def _spans(self, qtype: QuestionType, doc: Any, text: str, s: ScoredSentence,
                ) -> list[tuple[int, int, float]]:
-        """(start, end, bonus) of the sentence's spans of the wanted type; a date is the
-        birth or death date the question asks for gets EVENT_WEIGHT."""
+        """(start, end, bonus) of the sentence's spans of the wanted type: a date that is
+        the birth or death date asked for gets EVENT_WEIGHT; a place is its NER span
+        ("Dallas" of "Dallas, Texas"); an organisation answering "where" (not "where
+        did X study") loses SECONDARY_PENALTY."""
         if qtype.types == ("DATE",):
             sentence = text[s.start:s.end]
             birth, death = life_dates(sentence) if qtype.event else (None, None)
             pick = death if qtype.event == "death" else birth
             return [(s.start + d.start, s.start + d.end, EVENT_WEIGHT if d == pick else 0.0)
                     for d in find_dates(sentence)]
-        return [(e.start_char, e.end_char, 0.0) for e in doc.ents
-                if s.start <= e.start_char and e.end_char <= s.end
+        ents = [e for e in doc.ents if s.start <= e.start_char and e.end_char <= s.end
                 and (e.label_ in qtype.types if qtype.types else
                      e.label_ not in ("DATE", "CARDINAL", "ORDINAL", "PERCENT", "TIME"))]
+        spans: list[tuple[int, int, float]] = []
+        for e in ents:
+            penalty = SECONDARY_PENALTY if e.label_ == "ORG" and qtype.head == "place" else 0.0
+            spans.append((e.start_char, e.end_char, -penalty))
+        return spans
 
-    def _bridge(self, question: str, passages: Sequence[Passage]) -> int | None:
-        """For "the director of film X"-questions, the passage of X's director (the
-        answer lies there, not in X's passage)."""
-        relation = relation_of(question)
-        named = self._named_passages(question, passages) if relation else []
-        return bridge_passage(named[0], relation, passages) if named else None
+    def _hops(self, question: str, passages: Sequence[Passage]) -> tuple[list[int], list[str]]:
+        """The passages from the one the question names along its relation chain
+        ("the father of the director of film X": X's, its director's, his father's), as
+        far as the given passages go, and the chain."""
+        chain = relation_chain(question)
+        named = self._named_passages(question, passages)
+        path = named[:1]
+        for relation in chain if path else []:
+            nxt = bridge_passage(path[-1], relation, passages)
+            if nxt is None or nxt in path:
+                break
+            path.append(nxt)
+        return path, chain
 
     def _entity(self, question: str, qtype: QuestionType, passages: Sequence[Passage],
                 sentences: Sequence[ScoredSentence]) -> Reading | None:
         docs = list(self.nlp().pipe([p.text for p in passages]))
-        question_norm, terms = normalize_entity(question), set(content_words(question))
+        question_norm = normalize_entity(question)
+        terms = expand_terms(content_words(question))
+        if re.search(r"\b(?:stud|graduat|educat|attend|work)", question, re.I):
+            qtype = QuestionType(qtype.kind, ("ORG", "FAC", "GPE"), "school", event=qtype.event)
         top = max(s.score for s in sentences) or 1.0
-        bridge = self._bridge(question, passages)
+        path, chain = self._hops(question, passages)
+        # "Who is the father of ..." wants the entity of the last relation, named in the
+        # passage before it; "Where was the director of ... born" an attribute of the
+        # last entity, stated in its own passage.
+        wants_relation = qtype.types == ("PERSON",) and bool(chain) and chain[-1] in PERSON_RELATIONS
+        if wants_relation:
+            holder = path[len(chain) - 1] if len(path) >= len(chain) else None
+        else:
+            holder = path[len(chain)] if chain and len(path) > len(chain) else None
+        # The relation's entity has a passage of its own: its title names the answer.
+        reached = (normalize_entity(re.sub(r"\s*\([^)]*\)$", "", passages[path[len(chain)]].title))
+                   if wants_relation and len(path) > len(chain) else None)
         found = []
         for i, s in enumerate(sentences):
             text = passages[s.passage].text
@@ -231,10 +304,12 @@ class Reader:
                 span = text[start:end].strip(" ,.;:")
                 if not span or named_in(span, question_norm):
                     continue
+                here = s.passage == holder
                 score = (SENTENCE_WEIGHT * s.score / top + bonus
                          + PROXIMITY_WEIGHT * proximity(start, end, text[s.start:s.end], s.start, terms)
-                         + RANK_WEIGHT / (1.0 + s.passage)
-                         + BRIDGE_WEIGHT * (s.passage == bridge))
+                         + RANK_WEIGHT / (1.0 + s.passage) + HOP_WEIGHT * here
+                         + CUE_WEIGHT * (here and wants_relation and cue_bonus(start, text, chain[-1]))
+                         + CUE_WEIGHT * (normalize_entity(span) == reached))
                 found.append((span, score, s.passage, i))
         ranked = aggregate(found)
         if not ranked:

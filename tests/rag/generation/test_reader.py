@@ -16,6 +16,7 @@ from rag.generation.reader import (
     nationality_key,
     option_passage,
     proximity,
+    relation_chain,
 )
 from rag.ingest.chunking import split_sentences
 
@@ -153,3 +154,30 @@ def test_nothing_fits_returns_none(reader: Reader) -> None:
     ps = [passage(0, "Notes", "Parking is on level two.")]
     assert reader.read("Who built it?", ps, sentences_of(ps)) is None
     assert reader.read("Who built it?", [], []) is None
+
+
+def test_relation_chain_nearest_the_named_entity_first() -> None:
+    assert relation_chain("Who is the father of the director of film X?") == ["director", "father"]
+    assert relation_chain("Who is X's paternal grandfather?") == ["father", "father"]
+    assert relation_chain("Who is X's maternal grandmother?") == ["mother", "mother"]
+    assert relation_chain("Where was Ann born?") == []
+
+
+def test_grandfather_follows_two_hops(reader: Reader) -> None:
+    ps = [passage(0, "Ed Howard", "Ed Howard (1646 – 1692) was an English politician. "
+                                  "He was the son of Charles Howard and Anne Smith."),
+          passage(1, "Charles Howard", "Charles Howard (1629 – 1685) was an English leader. "
+                                       "Howard was the son of William Howard of Naworth."),
+          passage(2, "Tom Brown", "Tom Brown was the son of Ed Howard's neighbour.")]
+    got = reader.read("Who is Ed Howard's paternal grandfather?", ps, sentences_of(ps))
+    assert got is not None and got.text == "William Howard"
+    father = reader.read("Who is the father of Ed Howard?", ps, sentences_of(ps))
+    assert father is not None and father.text == "Charles Howard"
+
+
+def test_attribute_is_read_in_the_passage_the_relation_leads_to(reader: Reader) -> None:
+    ps = [passage(0, "Mill Song", "Mill Song is a 1950 song performed by Ann Ames. It was "
+                                  "recorded in Chicago."),
+          passage(1, "Ann Ames", "Ann Ames is a singer. She was born in Dallas.")]
+    got = reader.read("Where was the performer of song Mill Song born?", ps, sentences_of(ps))
+    assert got is not None and got.text == "Dallas"
