@@ -126,13 +126,15 @@ def get_benchmark(benchmark_id: str, service: ServiceDep, principal: PrincipalDe
 
 @router.get("/{benchmark_id}/recall.png", response_class=FileResponse,
             responses={200: {"content": {"image/png": {}}, "description": "the recall plot"},
-                       404: {"description": "unknown benchmark, or one without a report"},
+                       404: {"description": "unknown or failed benchmark, or one without a report"},
                        409: {"description": "the benchmark has not finished"}})
 def get_recall_plot(benchmark_id: str, service: ServiceDep, principal: PrincipalDep) -> FileResponse:
     """The report's Recall@k plot (nDCG bars for BEIR) of a finished benchmark."""
     job = _benchmark_job(service, principal, benchmark_id)
-    if job["status"] != "done":
+    if job["status"] in ("queued", "running"):
         raise ConflictError(f"benchmark {benchmark_id!r} is {job['status']}; its plot comes once done")
+    if job["status"] != "done":
+        raise NotFoundError(f"benchmark {benchmark_id!r} {job['status']}: it has no recall plot")
     path = report_dir(service.settings.data_dir, job["id"]) / REPORT_FILES["png"]
     if not path.is_file():  # e.g. a job finished by a version that wrote no report
         raise NotFoundError(f"benchmark {benchmark_id!r} has no recall plot")

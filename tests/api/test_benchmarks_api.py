@@ -1,6 +1,7 @@
 """/v1/benchmarks through a real server on loopback: a tiny benchmark job runs to done,
 writes its report (results.json, report.md, recall.png) under the data dir, and serves
-the recall plot; 404 for an unknown, another kind's or another key's job, 409 until done."""
+the recall plot; 404 for an unknown, another kind's, another key's or a failed job, 409
+while queued or running."""
 
 from __future__ import annotations
 
@@ -90,8 +91,9 @@ def test_the_recall_plot_is_404_unknown_and_409_until_done(bench_server, http):
         response = http.get(f"/v1/benchmarks/{waiting}/recall.png")
         assert response.status_code == 409, response.text
         assert state in response.json()["detail"]
-    store.update_job(waiting, status="failed", error="boom")
-    assert http.get(f"/v1/benchmarks/{waiting}/recall.png").status_code == 409
+    store.update_job(waiting, status="failed", error="boom")  # finished, with no plot
+    failed = http.get(f"/v1/benchmarks/{waiting}/recall.png")
+    assert failed.status_code == 404 and "failed" in failed.json()["detail"]
 
     # done, but with no report on disk (a job from before reports were written)
     store.update_job(waiting, status="done")
