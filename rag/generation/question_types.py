@@ -10,6 +10,7 @@ yes/no questions ("Are X and Y both ...?") and choices between two named options
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 PERSON = ("PERSON",)
@@ -17,6 +18,33 @@ PLACE = ("GPE", "LOC", "FAC")
 NUMBER = ("CARDINAL", "QUANTITY", "MONEY", "PERCENT")
 NATIONALITY = ("NORP", "GPE")
 DATE = ("DATE",)
+
+# Relation nouns of 2-hop questions and the words near which a passage names the related
+# entity ("directed by", "son of").
+RELATION_CUES: dict[str, tuple[str, ...]] = {
+    "director": ("direct",), "composer": ("compos", "music", "score"),
+    "performer": ("perform", "sung", "sing", "record", "by"), "producer": ("produc",),
+    "author": ("writ", "author", "by"), "writer": ("writ", "by"), "creator": ("creat", "by"),
+    "father": ("son of", "daughter of", "father", "child of"),
+    "mother": ("son of", "daughter of", "mother", "child of"),
+    "husband": ("married", "husband", "wife of", "spouse"),
+    "wife": ("married", "wife", "husband of", "spouse"), "founder": ("found",),
+    "spouse": ("married", "wife", "husband", "spouse"),
+}
+# Kinship words that are two steps ("paternal grandfather": the father's father).
+CHAINS: dict[str, tuple[str, ...]] = {
+    "grandfather": ("father", "father"), "grandmother": ("father", "mother"),
+    "father-in-law": ("spouse", "father"), "mother-in-law": ("spouse", "mother"),
+}
+# Question words -> words a passage uses for the same thing ("burial" -> "buried").
+SYNONYMS = {"burial": ("buried", "interred"), "death": ("died",), "die": ("died",),
+            "birth": ("born",), "study": ("studied", "educated", "graduated", "attended"),
+            "graduate": ("graduated", "studied", "educated"), "work": ("worked", "works"),
+            "spouse": ("married", "wife", "husband"), "nationality": ("citizen",),
+            "award": ("awarded", "won", "received"), "received": ("awarded", "won")}
+STOPWORDS = frozenset("a an the of in on at to for from by with and or is are was were be been "
+                  "do does did who whom whose what which when where why how that this these "
+                  "those it its as both same film song".split())
 
 _YES_NO = re.compile(r"^(?:is|are|was|were|do|does|did|can|could|has|have|had|will|would|"
                      r"should)\b", re.I)
@@ -220,3 +248,61 @@ def life_dates(text: str) -> tuple[DateMention | None, DateMention | None]:
                 birth is None and re.search(r"\(\s*(?:[^()]*;\s*)?$", before)):
             birth = birth or date
     return birth, death
+
+
+_DEMONYMS = {"american": "united states", "us": "united states", "usa": "united states",
+             "u s": "united states", "america": "united states", "british": "united kingdom",
+             "english": "united kingdom", "uk": "united kingdom", "england": "united kingdom",
+             "french": "france", "german": "germany", "italian": "italy", "spanish": "spain",
+             "indian": "india", "japanese": "japan", "chinese": "china", "russian": "russia",
+             "soviet": "russia", "canadian": "canada", "australian": "australia",
+             "swedish": "sweden", "danish": "denmark", "norwegian": "norway",
+             "dutch": "netherlands", "polish": "poland", "mexican": "mexico",
+             "brazilian": "brazil", "argentine": "argentina", "finnish": "finland",
+             "greek": "greece", "turkish": "turkey", "korean": "korea", "south korean": "korea",
+             "irish": "ireland", "scottish": "united kingdom", "welsh": "united kingdom",
+             "austrian": "austria", "hungarian": "hungary", "czech": "czech republic",
+             "belgian": "belgium", "swiss": "switzerland", "portuguese": "portugal",
+             "filipino": "philippines", "egyptian": "egypt", "iranian": "iran"}
+
+
+def nationality_key(text: str) -> str:
+    """One key for a country and its demonym ("American" and "United States" alike)."""
+    from indexes.kg.openie import normalize_entity
+
+    norm = normalize_entity(text)
+    return _DEMONYMS.get(norm, norm)
+
+
+# -- relations and words -------------------------------------------------------------
+def content_words(text: str) -> list[str]:
+    """Lower-cased words of `text` that carry content (no stopwords, no 1-letter words)."""
+    return [w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in STOPWORDS and len(w) > 1]
+
+
+def relation_of(question: str) -> str:
+    """The first relation noun a 2-hop question goes through ("the director of film X")."""
+    chain = relation_chain(question)
+    return chain[0] if chain else ""
+
+
+def relation_chain(question: str) -> list[str]:
+    """The relations from the named entity to the answer, nearest the entity first:
+    "the father of the director of film X" -> [director, father]; "X's paternal
+    grandfather" -> [father, father]; "maternal grandmother" -> [mother, mother]."""
+    words = re.findall(r"[a-z]+(?:-in-law)?", question.lower())
+    steps: list[str] = []
+    for n, word in enumerate(words):
+        if word in CHAINS:
+            first, second = CHAINS[word]
+            if n and words[n - 1] == "maternal":
+                first = "mother"
+            steps.append([first, second])
+        elif word in RELATION_CUES:
+            steps.append([word])
+    return [r for step in reversed(steps) for r in step]
+
+
+def expand_terms(words: Sequence[str]) -> set[str]:
+    """Question words with the words passages use for them (`SYNONYMS`)."""
+    return set(words) | {w for word in words for w in SYNONYMS.get(word, ())}

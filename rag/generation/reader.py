@@ -27,7 +27,19 @@ from typing import Any
 
 from indexes.kg.openie import normalize_entity, normalize_phrase
 from rag.generation.answers import Passage
-from rag.generation.question_types import QuestionType, analyze, find_dates, life_dates
+from rag.generation.question_types import (
+    RELATION_CUES,
+    STOPWORDS,
+    QuestionType,
+    analyze,
+    content_words,
+    expand_terms,
+    find_dates,
+    life_dates,
+    nationality_key,
+    relation_chain,
+    relation_of,
+)
 
 SENTENCE_WEIGHT = 1.0
 PROXIMITY_WEIGHT = 0.4
@@ -37,36 +49,11 @@ EVENT_WEIGHT = 0.3
 HOP_WEIGHT = 1.0  # the passage the relation chain leads to holds the answer
 CUE_WEIGHT = 0.6
 SECONDARY_PENALTY = 0.5
-# Relation nouns of 2-hop questions and the words near which a passage names the related
-# entity ("directed by", "son of").
-RELATION_CUES: dict[str, tuple[str, ...]] = {
-    "director": ("direct",), "composer": ("compos", "music", "score"),
-    "performer": ("perform", "sung", "sing", "record", "by"), "producer": ("produc",),
-    "author": ("writ", "author", "by"), "writer": ("writ", "by"), "creator": ("creat", "by"),
-    "father": ("son of", "daughter of", "father", "child of"),
-    "mother": ("son of", "daughter of", "mother", "child of"),
-    "husband": ("married", "husband", "wife of", "spouse"),
-    "wife": ("married", "wife", "husband of", "spouse"), "founder": ("found",),
-    "spouse": ("married", "wife", "husband", "spouse"),
-}
-# Kinship words that are two steps ("paternal grandfather": the father's father).
-CHAINS: dict[str, tuple[str, ...]] = {
-    "grandfather": ("father", "father"), "grandmother": ("father", "mother"),
-    "father-in-law": ("spouse", "father"), "mother-in-law": ("spouse", "mother"),
-}
-# Question words -> words a passage uses for the same thing ("burial" -> "buried").
-SYNONYMS = {"burial": ("buried", "interred"), "death": ("died",), "die": ("died",),
-            "birth": ("born",), "study": ("studied", "educated", "graduated", "attended"),
-            "graduate": ("graduated", "studied", "educated"), "work": ("worked", "works"),
-            "spouse": ("married", "wife", "husband"), "nationality": ("citizen",),
-            "award": ("awarded", "won", "received"), "received": ("awarded", "won")}
 # Relations to a person, whose dates are a life's ("the director who died later").
 PERSON_RELATIONS = frozenset({"director", "composer", "performer", "producer", "author",
                               "writer", "father", "mother", "husband", "wife", "creator",
                               "founder", "spouse"})
-_STOP = frozenset("a an the of in on at to for from by with and or is are was were be been "
-                  "do does did who whom whose what which when where why how that this these "
-                  "those it its as both same film song".split())
+
 
 
 @dataclass(frozen=True)
@@ -90,11 +77,6 @@ class Reading:
     support: tuple[int, ...]
 
 
-def content_words(text: str) -> list[str]:
-    """Lower-cased words of `text` that carry content (no stopwords, no 1-letter words)."""
-    return [w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in _STOP and len(w) > 1]
-
-
 def named_in(span: str, question_norm: str) -> bool:
     """Whether the question already names the span (then it is not the answer)."""
     norm = normalize_entity(span)
@@ -110,7 +92,7 @@ def proximity(span_start: int, span_end: int, sentence: str, offset: int, terms:
     best, left = math.inf, ""
     for match in re.finditer(r"[A-Za-z0-9]+", sentence):
         pos, word = offset + match.start(), match.group(0).lower()
-        if pos + len(word) <= span_start and word not in _STOP and len(word) > 1:
+        if pos + len(word) <= span_start and word not in STOPWORDS and len(word) > 1:
             left = word
         if word in terms:
             gap = span_start - pos if pos < span_start else pos - span_end
@@ -146,34 +128,6 @@ def option_passage(option: str, passages: Sequence[Passage]) -> int | None:
     scored = [(title_match(option, p.title), -n, n) for n, p in enumerate(passages)]
     best = max(scored, default=(0.0, 0, None))
     return best[2] if best[0] >= 0.5 else None
-
-
-def relation_of(question: str) -> str:
-    """The first relation noun a 2-hop question goes through ("the director of film X")."""
-    chain = relation_chain(question)
-    return chain[0] if chain else ""
-
-
-def relation_chain(question: str) -> list[str]:
-    """The relations from the named entity to the answer, nearest the entity first:
-    "the father of the director of film X" -> [director, father]; "X's paternal
-    grandfather" -> [father, father]; "maternal grandmother" -> [mother, mother]."""
-    words = re.findall(r"[a-z]+(?:-in-law)?", question.lower())
-    steps: list[str] = []
-    for n, word in enumerate(words):
-        if word in CHAINS:
-            first, second = CHAINS[word]
-            if n and words[n - 1] == "maternal":
-                first = "mother"
-            steps.append([first, second])
-        elif word in RELATION_CUES:
-            steps.append([word])
-    return [r for step in reversed(steps) for r in step]
-
-
-def expand_terms(words: Sequence[str]) -> set[str]:
-    """Question words with the words passages use for them (`SYNONYMS`)."""
-    return set(words) | {w for word in words for w in SYNONYMS.get(word, ())}
 
 
 def cue_bonus(span_start: int, text: str, relation: str) -> float:
@@ -399,25 +353,3 @@ class Reader:
             if ent.label_ in ("NORP", "GPE"):
                 return nationality_key(ent.text)
         return None
-
-
-_DEMONYMS = {"american": "united states", "us": "united states", "usa": "united states",
-             "u s": "united states", "america": "united states", "british": "united kingdom",
-             "english": "united kingdom", "uk": "united kingdom", "england": "united kingdom",
-             "french": "france", "german": "germany", "italian": "italy", "spanish": "spain",
-             "indian": "india", "japanese": "japan", "chinese": "china", "russian": "russia",
-             "soviet": "russia", "canadian": "canada", "australian": "australia",
-             "swedish": "sweden", "danish": "denmark", "norwegian": "norway",
-             "dutch": "netherlands", "polish": "poland", "mexican": "mexico",
-             "brazilian": "brazil", "argentine": "argentina", "finnish": "finland",
-             "greek": "greece", "turkish": "turkey", "korean": "korea", "south korean": "korea",
-             "irish": "ireland", "scottish": "united kingdom", "welsh": "united kingdom",
-             "austrian": "austria", "hungarian": "hungary", "czech": "czech republic",
-             "belgian": "belgium", "swiss": "switzerland", "portuguese": "portugal",
-             "filipino": "philippines", "egyptian": "egypt", "iranian": "iran"}
-
-
-def nationality_key(text: str) -> str:
-    """One key for a country and its demonym ("American" and "United States" alike)."""
-    norm = normalize_entity(text)
-    return _DEMONYMS.get(norm, norm)
