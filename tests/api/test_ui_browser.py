@@ -386,6 +386,14 @@ def test_the_traces_draw_the_kg_walk_and_explain_fusion_crag_and_adaptive(bench_
     browser.execute_script("document.getElementById('kg-panel').scrollIntoView({block: 'center'})")
     shot(browser, "09-ask-kg-trace")
 
+    # the edge rule itself (graph.js, pure): a seed reaches the passages whose title or text
+    # mentions it, case and spacing aside
+    edges_of = browser.execute_script(
+        "return kgEdges([{phrase: 'Eiffel  Tower', weight: 0.7}, {phrase: 'spree', weight: 0.2}],"
+        " [{title: 'Paris', text: 'the eiffel tower\\nstands'}, {title: 'Spree', text: 'a river'},"
+        "  {title: 'Rome', text: 'nothing'}])")
+    assert edges_of == [{"seed": 0, "passage": 0, "weight": 0.7}, {"seed": 1, "passage": 1, "weight": 0.2}]
+
     # a passage node opens its document (keyboard too)
     node = graph.find_element(By.CSS_SELECTOR, f'.kg-passage[data-chunk="{eiffel}"]')
     browser.execute_script("arguments[0].focus()", node)
@@ -415,6 +423,15 @@ def test_the_traces_draw_the_kg_walk_and_explain_fusion_crag_and_adaptive(bench_
     action = browser.find_element(By.ID, "crag-action").text
     assert action.startswith("Action: ") and (
         "kept the retrieved passages" in action if crag["label"] == "correct" else "searched again" in action)
+    # the other grades (the tiny corpus grades correct offline): cragAction in words
+    actions = browser.execute_script(
+        "return [cragAction({label: 'ambiguous', rewrite: 'eiffel engineer', searched: ['bm25'],"
+        " final_label: 'ambiguous'}), cragAction({label: 'incorrect', abstain: true, rewrite: 'x',"
+        " searched: ['bm25', 'hipporag']}), cragAction({label: 'correct', strips: [{}, {}]})]")
+    assert actions == [
+        'searched again with "eiffel engineer" on bm25, fused with the first ranking (grade after: ambiguous)',
+        'abstained: nothing relevant, even after it searched again with "x" on bm25, hipporag',
+        "kept the retrieved passages, refined to 2 knowledge strips"]
     browser.execute_script("document.getElementById('trace-crag').scrollIntoView({block: 'center'})")
     shot(browser, "11-ask-crag-grade")
 
