@@ -109,8 +109,7 @@ def run_kg_speed(service: RagService, dataset: Dataset, *, openie: str | Path | 
     collection, facts = prepare_collection(service, dataset, progress=progress)
     facts["kg"] = prepare_graph(service, collection, openie=openie, progress=progress)
     live = service.indexes.get(collection)
-    ids = [r["id"] for r in service.store.query(
-        "SELECT id FROM chunks WHERE collection_id=? ORDER BY id", (collection.id,))]
+    ids = service.store.chunk_ids(collection)
     if progress:
         progress("spaCy OpenIE (fresh)", 0, 1)
     spacy = openie_speed(_chunks(service, ids[:openie_passages]))

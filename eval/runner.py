@@ -112,10 +112,7 @@ def prepare_graph(service: RagService, collection: CollectionRow, *,
 
 def passage_ids(service: RagService, collection: CollectionRow) -> dict[int, str]:
     """Chunk id -> the dataset passage id (document id) it was cut from."""
-    rows = service.store.query(
-        "SELECT k.id, d.id AS doc FROM chunks k JOIN documents d ON d.pk=k.document_pk"
-        " WHERE k.collection_id=?", (collection.id,))
-    return {r["id"]: r["doc"] for r in rows}
+    return service.store.chunk_document_ids(collection)
 
 
 def answer_text(service: RagService, question: str, hits: Sequence[Any], *, k: int = 5) -> str:

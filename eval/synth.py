@@ -86,9 +86,8 @@ def _checked(passages: list[Passage], where: str) -> list[Passage]:
 def collection_passages(service: Any, name: str) -> list[Passage]:
     """The documents of a stored collection as passages (ids: the document ids)."""
     collection = service.collection(name)
-    rows = service.store.query("SELECT id, title, text FROM documents WHERE collection_id=?"
-                               " ORDER BY pk", (collection.id,))
-    return _checked([p for r in rows for p in split_document(r["id"], r["title"], r["text"])],
+    docs = service.store.document_texts(collection)
+    return _checked([p for d in docs for p in split_document(d.id, d.title, d.text)],
                     f"collection {name!r}")
 
 

@@ -3,12 +3,15 @@
 - floors: `indexes < memory < rag < eval < api`; a module imports only from its own floor
   or lower ones (lazy imports inside functions count; `if TYPE_CHECKING:` blocks do not);
 - no import cycle between modules (a strongly connected component of more than one);
-- no file over 400 lines.
+- no file over 400 lines;
+- SQL only in the storage package (`rag/storage/`): no `execute`/`executemany`/
+  `executescript` call, no `sqlite3.connect`, no SQL text handed to `query` elsewhere.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -18,6 +21,10 @@ pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[1]
 FLOORS = ("indexes", "memory", "rag", "eval", "api")
 MAX_LINES = 400
+STORAGE = "rag.storage"
+_SQL_CALLS = {"execute", "executemany", "executescript"}
+_SQL_TEXT = re.compile(r"\s*(SELECT|INSERT|UPDATE|DELETE|REPLACE|CREATE|DROP|ALTER|WITH|PRAGMA)\b",
+                       re.IGNORECASE)
 
 
 def module_name(path: Path) -> str:
@@ -159,6 +166,31 @@ def test_every_rag_folder_says_what_lives_there() -> None:
     assert missing == []
 
 
+def sql_calls(tree: ast.AST) -> list[str]:
+    """`line: call` for every call in `tree` that runs SQL: a cursor/connection method, a
+    new SQLite connection, or SQL text handed to a `query(...)` method."""
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+            continue
+        name, first = node.func.attr, node.args[0] if node.args else None
+        text = first.value if isinstance(first, ast.Constant) else (
+            first.values[0].value if isinstance(first, ast.JoinedStr) and first.values
+            and isinstance(first.values[0], ast.Constant) else None)
+        if (name in _SQL_CALLS or (name == "connect" and isinstance(node.func.value, ast.Name)
+                                   and node.func.value.id == "sqlite3")
+                or (name == "query" and isinstance(text, str) and _SQL_TEXT.match(text))):
+            found.append(f"{node.lineno}: .{name}(")
+    return found
+
+
+def test_sql_only_in_the_storage_package() -> None:
+    outside = {module: calls for module, path in source_files().items()
+               if not (module == STORAGE or module.startswith(STORAGE + "."))
+               and (calls := sql_calls(ast.parse(path.read_text(encoding="utf-8"))))}
+    assert outside == {}
+
+
 # The checker itself, on small made-up graphs, so a broken checker cannot pass silently.
 def test_checker_finds_an_upward_import_and_a_cycle() -> None:
     graph = {"indexes.a": {"rag.b"}, "rag.b": {"rag.c"}, "rag.c": {"rag.b"}, "api.d": {"rag.b"}}
@@ -172,3 +204,11 @@ def test_checker_resolves_relative_and_lazy_imports() -> None:
     names = imported_names(tree, "rag.pkg.mod", is_package=False, modules=frozenset({"rag.pkg.x"}))
     assert {"rag.pkg.x", "rag.y", "eval.runner"} <= names
     assert "api.app" not in names
+
+
+def test_checker_finds_sql() -> None:
+    tree = ast.parse("conn.execute('DELETE FROM t')\nc.executemany(q, rows)\nsqlite3.connect(p)\n"
+                     "store.query('SELECT 1')\nstore.query(f'select {x}')\nstore.query(name)\n"
+                     "index.search('SELECT')\n")
+    assert [c.split(": ")[1] for c in sql_calls(tree)] == [
+        ".execute(", ".executemany(", ".connect(", ".query(", ".query("]

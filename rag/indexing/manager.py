@@ -276,8 +276,7 @@ class IndexManager:
                 progress(min(start + BATCH, total), total)
 
     def _chunk_ids(self, collection: CollectionRow) -> list[int]:
-        return [r["id"] for r in self.store.query(
-            "SELECT id FROM chunks WHERE collection_id=? ORDER BY id", (collection.id,))]
+        return self.store.chunk_ids(collection)
 
     def _outdated(self, live: CollectionIndexes) -> list[int]:
         """Chunks whose graph triples differ from what a rebuild would take now (under the

@@ -36,6 +36,15 @@ class NewDocument:
 
 
 @dataclass(frozen=True)
+class DocumentText:
+    """A stored document's id, title and full text."""
+
+    id: str
+    title: str
+    text: str
+
+
+@dataclass(frozen=True)
 class ChunkRow:
     id: int
     document_id: str

@@ -19,8 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import ConflictError, NotFoundError, StorageError
+from rag.storage.document_rows import delete_document_rows, document_dict, insert_document, log_op
 from rag.storage.migrations import migrate
-from rag.storage.rows import ChunkRow, CollectionRow, NewDocument, validate_collection_name
+from rag.storage.rows import (
+    ChunkRow,
+    CollectionRow,
+    DocumentText,
+    NewDocument,
+    validate_collection_name,
+)
 
 
 class Store:
@@ -152,15 +159,15 @@ class Store:
         removed: list[int] = []
         with self.transaction() as conn:
             for doc in docs:
-                status, doc_id, chunk_ids, old_chunks = _insert_document(conn, collection.id, doc)
+                status, doc_id, chunk_ids, old_chunks = insert_document(conn, collection.id, doc)
                 results.append({"id": doc_id, "status": status})
                 added.extend(chunk_ids)
                 removed.extend(old_chunks)
             seq = None
             if removed:
-                _log_op(conn, collection.id, "delete", removed)
+                log_op(conn, collection.id, "delete", removed)
             if added:
-                seq = _log_op(conn, collection.id, "add", added)
+                seq = log_op(conn, collection.id, "add", added)
         return results, seq
 
     def list_documents(self, collection: CollectionRow, *, limit: int = 100, offset: int = 0,
@@ -173,7 +180,7 @@ class Store:
             " FROM documents d WHERE d.collection_id=? ORDER BY d.pk LIMIT ? OFFSET ?",
             (collection.id, limit, offset),
         )
-        return [_document_dict(r) for r in rows]
+        return [document_dict(r) for r in rows]
 
     def get_document(self, collection: CollectionRow, doc_id: str, *, with_text: bool = False,
                      ) -> dict[str, Any]:
@@ -191,10 +198,16 @@ class Store:
         )
         if not rows:
             raise NotFoundError(f"document {doc_id!r} not found in collection {collection.name!r}")
-        record = _document_dict(rows[0])
+        record = document_dict(rows[0])
         if not with_text:
             record.pop("text")
         return record
+
+    def document_texts(self, collection: CollectionRow) -> list[DocumentText]:
+        """Every document of a collection with its full text, oldest first."""
+        rows = self.query("SELECT id, title, text FROM documents WHERE collection_id=? ORDER BY pk",
+                          (collection.id,))
+        return [DocumentText(r["id"], r["title"], r["text"]) for r in rows]
 
     def pending_documents(self, collection: CollectionRow) -> int:
         """How many documents of a collection are stored but not searchable yet."""
@@ -214,8 +227,8 @@ class Store:
             if row is None:
                 raise NotFoundError(
                     f"document {doc_id!r} not found in collection {collection.name!r}")
-            chunk_ids = _delete_document_rows(conn, row["pk"])
-            _log_op(conn, collection.id, "delete", chunk_ids)
+            chunk_ids = delete_document_rows(conn, row["pk"])
+            log_op(conn, collection.id, "delete", chunk_ids)
             return chunk_ids
 
     # -- chunks and ops -------------------------------------------------------
@@ -233,6 +246,22 @@ class Store:
             )
             found.update({r["id"]: ChunkRow(**dict(r)) for r in rows})
         return found
+
+    def chunk_ids(self, collection: CollectionRow) -> list[int]:
+        """Every chunk id of a collection, ascending."""
+        rows = self.query("SELECT id FROM chunks WHERE collection_id=? ORDER BY id", (collection.id,))
+        return [r["id"] for r in rows]
+
+    def chunk_count(self, collection: CollectionRow) -> int:
+        """How many chunks a collection holds."""
+        return int(self.query("SELECT COUNT(*) FROM chunks WHERE collection_id=?",
+                              (collection.id,))[0][0])
+
+    def chunk_document_ids(self, collection: CollectionRow) -> dict[int, str]:
+        """Chunk id -> the id of the document it was cut from, for a whole collection."""
+        rows = self.query("SELECT k.id, d.id AS doc FROM chunks k JOIN documents d ON"
+                          " d.pk=k.document_pk WHERE k.collection_id=?", (collection.id,))
+        return {r["id"]: r["doc"] for r in rows}
 
     def ops_after(self, collection: CollectionRow, seq: int) -> list[tuple[int, str, list[int]]]:
         """Ops of a collection newer than `seq`: (seq, kind, chunk ids), in order."""
@@ -342,49 +371,3 @@ def _savepoint(conn: sqlite3.Connection) -> Iterator[None]:
 
 
 _STORAGE_FAILURE = re.compile(r"disk is full|disk I/O error|unable to open database file", re.I)
-
-
-def _log_op(conn: sqlite3.Connection, collection_id: int, kind: str, chunk_ids: list[int]) -> int:
-    cursor = conn.execute("INSERT INTO ops(collection_id, kind, chunk_ids, created) VALUES (?,?,?,?)",
-                          (collection_id, kind, json.dumps(chunk_ids), time.time()))
-    return int(cursor.lastrowid)
-
-
-def _delete_document_rows(conn: sqlite3.Connection, pk: int) -> list[int]:
-    chunk_ids = [r[0] for r in conn.execute("SELECT id FROM chunks WHERE document_pk=?", (pk,))]
-    conn.execute("DELETE FROM chunks WHERE document_pk=?", (pk,))
-    conn.execute("DELETE FROM documents WHERE pk=?", (pk,))
-    return chunk_ids
-
-
-def _insert_document(conn: sqlite3.Connection, collection_id: int, doc: NewDocument,
-                     ) -> tuple[str, str, list[int], list[int]]:
-    """Insert one document; returns (status, id, new chunk ids, replaced chunk ids)."""
-    dup = conn.execute("SELECT id FROM documents WHERE collection_id=? AND content_hash=?",
-                       (collection_id, doc.content_hash)).fetchone()
-    if dup is not None:
-        return "duplicate", dup["id"], [], []
-    doc_id = doc.external_id or uuid.uuid4().hex[:16]
-    old = conn.execute("SELECT pk FROM documents WHERE collection_id=? AND id=?",
-                       (collection_id, doc_id)).fetchone()
-    replaced = _delete_document_rows(conn, old["pk"]) if old is not None else []
-    cursor = conn.execute(
-        "INSERT INTO documents(collection_id, id, content_hash, source, title, metadata, text,"
-        " created) VALUES (?,?,?,?,?,?,?,?)",
-        (collection_id, doc_id, doc.content_hash, doc.source, doc.title,
-         json.dumps(doc.metadata, ensure_ascii=False), doc.text, time.time()))
-    pk = cursor.lastrowid
-    conn.executemany(
-        "INSERT INTO chunks(document_pk, collection_id, ordinal, text, start, end)"
-        " VALUES (?,?,?,?,?,?)",
-        [(pk, collection_id, n, doc.text[s:e], s, e) for n, (s, e) in enumerate(doc.spans)])
-    first = conn.execute("SELECT MIN(id), MAX(id) FROM chunks WHERE document_pk=?", (pk,)).fetchone()
-    chunk_ids = list(range(first[0], first[1] + 1)) if first[0] is not None else []
-    return ("updated" if old is not None else "created"), doc_id, chunk_ids, replaced
-
-
-def _document_dict(row: sqlite3.Row) -> dict[str, Any]:
-    record = dict(row)
-    record["metadata"] = json.loads(record["metadata"] or "{}")
-    record["status"] = "indexed" if record.pop("indexed") else "pending"
-    return record

@@ -228,6 +228,18 @@ def test_pending_documents_counts_unindexed_per_collection(store, coll) -> None:
     assert store.pending_documents(coll) == 1 and store.pending_documents(other) == 1
 
 
+def test_collection_wide_reads(store, coll) -> None:
+    other = store.create_collection("other", embedder="e", dim=3)
+    store.add_documents(coll, [doc("aaaa bbbb", title="A", external_id="a", spans=[(0, 4), (5, 9)]),
+                               doc("cccc", title="C", external_id="c")])
+    store.add_documents(other, [doc("elsewhere", external_id="o")])
+    ids = store.chunk_ids(coll)
+    assert ids == sorted(ids) and store.chunk_count(coll) == 3 and store.chunk_count(other) == 1
+    assert store.chunk_document_ids(coll) == dict(zip(ids, ["a", "a", "c"], strict=True))
+    texts = store.document_texts(coll)
+    assert [(d.id, d.title, d.text) for d in texts] == [("a", "A", "aaaa bbbb"), ("c", "C", "cccc")]
+
+
 def test_ops_after_filters_by_seq_and_collection(store, coll) -> None:
     other = store.create_collection("other", embedder="e", dim=3)
     _, s1 = store.add_documents(coll, [doc("one")])
