@@ -83,10 +83,13 @@ def linearity(batches: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 class _Added:
     """Adds one new one-chunk document per call (a text no corpus vector exists for, so
-    the real model embeds it: end to end)."""
+    the real model embeds it: end to end). With `counts` (`precomputed_encode`'s), the
+    model's seconds are split out: `index_ms` is the add's work beyond embedding."""
 
-    def __init__(self, service: RagService, collection: CollectionRow, text: str) -> None:
+    def __init__(self, service: RagService, collection: CollectionRow, text: str,
+                 counts: dict[str, Any] | None = None) -> None:
         self.service, self.collection, self.text = service, collection, text
+        self.counts = counts
         self.ids: list[str] = []
 
     def add(self, data_dir: Path) -> dict[str, Any]:
@@ -95,13 +98,16 @@ class _Added:
                                             "text": f"{self.text} ({doc_id})"}])
         wait_merges(self.service)  # a merge of the previous write must not count here
         io, mine, size = io_counters(), io_counters("thread-self"), tree_bytes(data_dir)
+        encode_s = self.counts["encode_s"] if self.counts else 0.0
         started = time.perf_counter()
         job, _ = self.service.add_documents(self.collection, docs)
         self.service.run_job(job)
         seconds = time.perf_counter() - started
         after, mine_after = io_counters(), io_counters("thread-self")
         self.ids.append(doc_id)
-        return {"ms": _ms(seconds), "wchar": mine_after["wchar"] - mine["wchar"],
+        encoded = self.counts["encode_s"] - encode_s if self.counts else None
+        return {"ms": _ms(seconds), "index_ms": None if encoded is None else _ms(seconds - encoded),
+                "wchar": mine_after["wchar"] - mine["wchar"],
                 "write_bytes": mine_after["write_bytes"] - mine["write_bytes"],
                 "process_wchar": after["wchar"] - io["wchar"],
                 "size_growth": tree_bytes(data_dir) - size}
@@ -167,7 +173,8 @@ def worst_during_add(service: RagService, collection: CollectionRow, added: _Add
 def exact_top10(service: RagService, collection: CollectionRow, vectors: SyntheticVectors,
                 queries: np.ndarray) -> list[set[int]]:
     """Exact top-10 chunk ids by inner product over every chunk's synthetic vector."""
-    ids = service.store.chunk_ids(collection)
+    ids = [r["id"] for r in service.store.query(
+        "SELECT id FROM chunks WHERE collection_id=? ORDER BY id", (collection.id,))]
     scores_so_far = np.full((len(queries), 0), -np.inf)
     ids_so_far = np.zeros((len(queries), 0), np.int64)
     for start in range(0, len(ids), 20_000):
@@ -211,15 +218,17 @@ def warm_measures(service: RagService, collection: CollectionRow, vectors: Synth
     for i in range(3):
         adds.append(added.add(data_dir))
         after.append(_ms(_timed_query(service, collection, "bm25", queries[i % len(queries)])))
+    split = [a["index_ms"] for a in adds if a["index_ms"] is not None]
     out["add_one"] = {"ms_median": float(np.median([a["ms"] for a in adds])), "runs": adds,
+                      "index_ms_median": float(np.median(split)) if split else None,
                       "wchar_median": int(np.median([a["wchar"] for a in adds])),
                       "write_bytes_median": int(np.median([a["write_bytes"] for a in adds]))}
     out["next_bm25_ms"] = {"median": float(np.median(after)), "runs": after}
     out["during_add"] = worst_during_add(service, collection, added, queries, data_dir)
+    out["merge"] = merge_cost(service, collection)  # the bulk's segments and the 4 adds'
     deletes = [added.delete() for _ in range(3)]
     out["delete_one"] = {"ms_median": float(np.median([d["ms"] for d in deletes])), "runs": deletes}
     added.delete()  # the one added during the query loop
-    out["merge"] = merge_cost(service, collection)
     return out
 
 
@@ -276,11 +285,12 @@ def measure_size(embedder: Embedder, settings: Settings, passages: Sequence[tupl
                 collection = service.create_collection(COLLECTION)
                 batches = bulk_ingest(service, collection, passages, n, batch, progress)
                 waited = wait_merges(service)  # the bulk's background merges, if any
-                chunks = service.store.chunk_count(collection)
+                chunks = service.store.query("SELECT COUNT(*) FROM chunks WHERE collection_id=?",
+                                             (collection.id,))[0][0]
                 if chunks != n:
                     raise RuntimeError(f"the corpus made {chunks} chunks, not {n}")
                 warm = warm_measures(service, collection, vectors, queries, Path(tmp),
-                                     _Added(service, collection, added_text))
+                                     _Added(service, collection, added_text, counts))
                 live = service.indexes.get(collection)
                 warm["stats"] = live.stats()
                 if callable(getattr(live, "segment_stats", None)):  # segmented indexes
@@ -303,16 +313,23 @@ def measure_size(embedder: Embedder, settings: Settings, passages: Sequence[tupl
 def run_scale(embedder: Embedder, settings: Settings, passages: Sequence[tuple[str, str]],
               queries: Sequence[str], sizes: Sequence[int], *, batch: int = 10_000,
               base: int = 1000, progress: Progress | None = None,
-              after: Callable[[Settings, int], dict[str, Any]] | None = None) -> dict[str, Any]:
-    """`measure_size` for each size, one vector table for all."""
+              after: Callable[[Settings, int], dict[str, Any]] | None = None,
+              done: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """`measure_size` for each size, one vector table for all; `done` gets the result so
+    far after each size (a long run keeps what it measured)."""
     if not queries:
         raise ValueError("no queries to measure with")
     if batch < 1 or min(sizes) < 1:
         raise ValueError("sizes and the batch must be positive")
     vectors = SyntheticVectors(embedder, passages, base=base)
-    results = {str(n): measure_size(embedder, settings, passages, vectors, queries, n,
-                                    batch=batch, progress=progress, after=after) for n in sizes}
-    return {"sizes": list(sizes), "passages": len(passages), "queries": len(queries),
-            "batch": batch, "base_vectors": len(vectors.base), "embedder": embedder.name,
-            "index_settings": settings.index.model_dump(mode="json"),
-            "results": results}
+    result: dict[str, Any] = {
+        "sizes": [], "passages": len(passages), "queries": len(queries), "batch": batch,
+        "base_vectors": len(vectors.base), "embedder": embedder.name,
+        "index_settings": settings.index.model_dump(mode="json"), "results": {}}
+    for n in sizes:
+        result["results"][str(n)] = measure_size(embedder, settings, passages, vectors, queries, n,
+                                                 batch=batch, progress=progress, after=after)
+        result["sizes"].append(n)
+        if done:
+            done(result)
+    return result

@@ -90,10 +90,14 @@ def scale(
                     docs = [record(passages, n + j) for j in range(per_doc)]
                     return upload_each(run.data_dir, COLLECTION, n, docs, questions[0], progress)
 
+            command = f"ragmem bench scale --sizes {sizes} --batch {batch} --queries {queries}" \
+                      f" --base {base}" + (f" --per-doc {per_doc}" if per_doc else "")
+
+            def done(partial: dict[str, Any]) -> None:  # after each size: a long run keeps it
+                if out:
+                    files = write_scale_report(out, partial, command)
+                    partial["files"] = {k: str(v) for k, v in files.items()}
+
             result = run_scale(service.embedder, settings, passages, questions, size_list,
-                               batch=batch, base=base, progress=progress, after=after)
-        if out:
-            command = f"ragmem bench scale --sizes {sizes} --batch {batch} --queries {queries}" + (
-                f" --per-doc {per_doc}" if per_doc else "")
-            result["files"] = {k: str(v) for k, v in write_scale_report(out, result, command).items()}
+                               batch=batch, base=base, progress=progress, after=after, done=done)
         emit(result, as_json, lambda r: console.print(scale_table(r), markup=False))
