@@ -62,9 +62,12 @@ def test_json_upload_then_retrieve_and_ask(client, collection) -> None:
                                  "retriever": "hybrid", "top_k": 3})
     assert response.status_code == 200
     answer = response.json()
-    assert set(answer) == {"answer", "citations", "abstained", "generator", "retrieval"}
+    # A short answer ("Guido van Rossum [1]") keeps its sentences as evidence (issue 17).
+    assert set(answer) == {"answer", "citations", "abstained", "generator", "retrieval",
+                           "evidence"}
     assert answer["abstained"] is False and answer["generator"] == "extractive"
-    assert "Guido van Rossum" in answer["answer"]
+    assert answer["answer"] == "Guido van Rossum [1]"
+    assert "Guido van Rossum" in answer["evidence"] and "[1]" in answer["evidence"]
     for citation in answer["citations"]:
         assert set(citation) == {"chunk_id", "document_id", "title", "text", "start", "end",
                                  "score"}
