@@ -16,6 +16,11 @@ Modes:
 * ``auto`` (default): ``hybrid`` when most passages' triples come from an LLM or an
   imported HippoRAG file (sources in `RICH_SOURCES`), else ``entity``.
 
+After the first walk, bridge entities named by the top passage seed a second walk
+(`indexes.kg.search`, `indexes.kg.hops`; `max_hops`), comparison questions keep each
+named entity's passage in the first `evidence_window` hits, and "Name (disambiguator)"
+titles also title their passage as "Name".
+
 With no seed at all the index falls back to the dense ranking and says so in the trace.
 Measured (`ragmem bench multihop`, docs/BENCHMARKS.md): ``entity`` is best with
 offline spaCy OpenIE, ``hybrid`` with LLM triples (HippoRAG's gpt-3.5 OpenIE on MuSiQue),

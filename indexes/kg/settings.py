@@ -47,7 +47,7 @@ class KGSettings:
     # mined for bridge entities, bridges per hop, their weight per hop, and the score of
     # a bridge none of whose facts resembles the question.
     max_hops: int = 2
-    hop_passages: int = 3
+    hop_passages: int = 1  # the top passage only: musique_train_100 R@5 0.750 vs 0.732 for 3
     hop_entities: int = 3
     hop_decay: float = 0.5
     hop_min_relevance: float = 0.1

@@ -103,3 +103,18 @@ def test_title_aliases() -> None:
     assert title_aliases("Hello Love (song)") == ["Hello Love"]
     assert title_aliases("WILM (AM)") == ["WILM"]
     assert title_aliases("Oslo") == [] and title_aliases("(film)") == []
+
+
+@pytest.mark.unit
+def test_graph_settings_defaults_match_the_index() -> None:
+    from indexes.kg import KGSettings
+    from rag.settings import GraphSettings
+
+    graph, kg = GraphSettings(), KGSettings()
+    for knob in ("max_hops", "hop_passages", "hop_entities", "hop_decay", "comparison",
+                 "evidence_window", "title_aliases"):
+        assert getattr(graph, knob) == getattr(kg, knob), knob
+    with pytest.raises(ValueError):
+        KGSettings(max_hops=0)
+    with pytest.raises(ValueError):
+        KGSettings(hop_decay=0.0)
