@@ -57,6 +57,17 @@ class GraphSettings(BaseModel):
                                      "by a phrase the question names exactly (0: off)")
     prefer_sources: list[str] = Field(["import"], description="OpenIE sources preferred "
                                       "over the offline extractor when cached")
+    # issue 17 (indexes.kg.hops); the index's KGSettings has the same defaults
+    max_hops: int = Field(2, ge=1, le=4, description="PPR walks: 1 = HippoRAG's single walk; "
+                          "more seed bridge entities of the top passage(s) again")
+    hop_passages: int = Field(1, ge=1, description="top passages mined for bridge entities")
+    hop_entities: int = Field(3, ge=0, description="bridge entities per hop")
+    hop_decay: float = Field(0.5, gt=0, le=1, description="restart weight of hop n: decay^n")
+    comparison: bool = Field(True, description="'..., X or Y?': keep each named entity's best "
+                             "passage in the first evidence_window hits")
+    evidence_window: int = Field(5, ge=0, description="hits the comparison slots live in")
+    title_aliases: bool = Field(True, description="'Name (disambiguator)' titles also title "
+                                "their passage as 'Name' (takes effect when the graph is built)")
 
 
 class ChunkSettings(BaseModel):
