@@ -1,11 +1,14 @@
-"""A segment on disk: one folder of .npy arrays (+ HNSW graph, vocabulary), written once.
+"""A segment on disk: ONE file, written once (so one fsync per sync, not one per array).
 
-    ids.npy  vectors.npy  [hnsw.faiss]  bm25_indptr.npy  bm25_rows.npy  bm25_tf.npy
-    bm25_lengths.npy  bm25_vocab.json
+    seg-<n>.seg = b"RAGSEG01" | arrays, each 64-byte aligned | footer JSON | u64 length | b"RAGSEG01"
 
-`write_segment` writes into a temp folder, fsyncs every file and the folder, renames it
-into place and returns each file's size and SHA-256 (computed while writing, once).
-`open_segment` checks the sizes only and memory-maps the arrays; `verify_files` is the
+The arrays are ids, vectors, the BM25 CSC matrix (indptr, rows, tf) and doc lengths;
+the footer names each array's dtype, shape and offset, and holds the BM25 vocabulary.
+A large segment's FAISS HNSW graph is a second file, `seg-<n>.hnsw`, that FAISS reads
+with its vector storage memory-mapped (IO_FLAG_MMAP_IFC), so it costs no second copy. `write_segment` writes
+the file at its final name (a crash leaves a file no manifest names, removed at open),
+hashes while writing and fsyncs it; the caller's manifest write then fsyncs the folder.
+`open_segment` checks the size only and memory-maps the arrays; `verify_files` is the
 full checksum walk (`ragmem index verify`).
 """
 
@@ -14,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,8 @@ from indexes.dense import _faiss
 from indexes.errors import IndexFormatError
 from indexes.segment import Segment
 
-ARRAYS = ("ids", "vectors", "bm25_indptr", "bm25_rows", "bm25_tf", "bm25_lengths")
+MAGIC = b"RAGSEG01"
+ALIGN = 64
 FileInfo = dict[str, list[Any]]  # file name -> [size, sha256]
 
 
@@ -78,32 +81,46 @@ def write_array(path: Path, array: np.ndarray) -> list[Any]:
     return [writer.size, writer.digest.hexdigest()]
 
 
-def write_segment(segment: Segment, folder: Path) -> FileInfo:
-    """Write `segment` (all rows, tombstones aside) as `folder`, atomically.
+def _arrays(segment: Segment) -> dict[str, np.ndarray]:
+    arrays = {"ids": segment.ids, "vectors": segment.vectors, "bm25_indptr": segment.indptr,
+              "bm25_rows": segment.rows, "bm25_tf": segment.tfs, "bm25_lengths": segment.lengths}
+    return arrays
+
+
+def write_segment(segment: Segment, path: Path) -> FileInfo:
+    """Write `segment` (all rows, tombstones aside) as the file `path`, fsynced.
 
     Returns:
-        The files' sizes and checksums, for the manifest.
+        The file's size and checksum, for the manifest.
     """
-    temp = folder.with_name(f".tmp-{folder.name}")
-    shutil.rmtree(temp, ignore_errors=True)
-    temp.mkdir(parents=True)
+    footer: dict[str, Any] = {"arrays": {}, "vocab": segment.vocab}
+    path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        arrays = dict(zip(ARRAYS, (segment.ids, segment.vectors, segment.indptr, segment.rows,
-                                   segment.tfs, segment.lengths), strict=True))
-        files = {f"{name}.npy": write_array(temp / f"{name}.npy", array)
-                 for name, array in arrays.items()}
-        files["bm25_vocab.json"] = write_file(temp / "bm25_vocab.json",
-                                              json.dumps(segment.vocab, ensure_ascii=False).encode())
+        with open(path, "wb") as handle:
+            writer = _HashingWriter(handle)
+            writer.write(MAGIC)
+            for name, array in _arrays(segment).items():
+                array = np.ascontiguousarray(array)
+                pad = -writer.size % ALIGN
+                writer.write(b"\0" * pad)
+                footer["arrays"][name] = {"dtype": array.dtype.str, "shape": list(array.shape),
+                                          "offset": writer.size}
+                for start in range(0, max(len(array), 1), 1 << 16):  # bounded copies
+                    writer.write(array[start:start + (1 << 16)].tobytes())
+            tail = json.dumps(footer, ensure_ascii=False).encode()
+            writer.write(tail)
+            writer.write(len(tail).to_bytes(8, "little") + MAGIC)
+            handle.flush()
+            os.fsync(handle.fileno())
+        files = {path.name: [writer.size, writer.digest.hexdigest()]}
         if segment.hnsw is not None:
-            faiss = _faiss()
-            data = faiss.serialize_index(segment.hnsw).tobytes()
-            files["hnsw.faiss"] = write_file(temp / "hnsw.faiss", data)
-        fsync_path(temp)
-        shutil.rmtree(folder, ignore_errors=True)  # a leftover of a crashed write
-        os.rename(temp, folder)
-        fsync_path(folder.parent)
+            graph = path.with_suffix(".hnsw")
+            _faiss().write_index(segment.hnsw, str(graph))
+            fsync_path(graph)
+            files[graph.name] = [graph.stat().st_size, sha256_file(graph)]
     except BaseException:
-        shutil.rmtree(temp, ignore_errors=True)
+        path.unlink(missing_ok=True)
+        path.with_suffix(".hnsw").unlink(missing_ok=True)
         raise
     return files
 
@@ -135,39 +152,50 @@ def verify_files(folder: Path, files: FileInfo) -> list[str]:
     return problems
 
 
-def _load(path: Path, *, mmap: bool = True) -> np.ndarray:
-    try:
-        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as exc:
-        raise IndexFormatError(f"{path}: unreadable array ({exc})") from exc
-
-
 def open_segment(folder: Path, files: FileInfo, dim: int) -> Segment:
-    """Open a written segment: sizes checked, arrays memory-mapped (ids read in full).
+    """Open a written segment file of `folder`: size checked, arrays memory-mapped (ids and
+    lengths read in full: small, and used on every delete and query).
 
     Raises:
-        IndexFormatError: when a file is missing, truncated or inconsistent.
+        IndexFormatError: when the file is missing, truncated or inconsistent.
     """
     check_sizes(folder, files)
-    ids = np.array(_load(folder / "ids.npy"))  # small and searched on every delete
-    vectors = _load(folder / "vectors.npy")
-    indptr, rows, tfs = (_load(folder / f"bm25_{n}.npy") for n in ("indptr", "rows", "tf"))
-    lengths = np.array(_load(folder / "bm25_lengths.npy"))
+    path = folder / next(name for name in files if name.endswith(".seg"))
     try:
-        vocab = json.loads((folder / "bm25_vocab.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise IndexFormatError(f"{folder / 'bm25_vocab.json'}: unreadable ({exc})") from exc
+        with open(path, "rb") as handle:
+            handle.seek(-16, os.SEEK_END)
+            length, magic = int.from_bytes(handle.read(8), "little"), handle.read(8)
+            if magic != MAGIC:
+                raise IndexFormatError(f"{path}: not a segment file")
+            handle.seek(-16 - length, os.SEEK_END)
+            footer = json.loads(handle.read(length))
+        raw = np.memmap(path, dtype=np.uint8, mode="r")
+        arrays = {}
+        for key, spec in footer["arrays"].items():
+            dtype = np.dtype(spec["dtype"])
+            count = int(np.prod(spec["shape"], dtype=np.int64))
+            end = spec["offset"] + count * dtype.itemsize
+            if end > len(raw):
+                raise IndexFormatError(f"{path}: array {key} runs past the end")
+            arrays[key] = raw[spec["offset"]:end].view(dtype).reshape(spec["shape"])
+        vocab = footer["vocab"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise IndexFormatError(f"{path}: unreadable segment ({exc})") from exc
+    ids, lengths = np.array(arrays["ids"]), np.array(arrays["bm25_lengths"])
+    vectors, indptr = arrays["vectors"], arrays["bm25_indptr"]
+    rows, tfs = arrays["bm25_rows"], arrays["bm25_tf"]
     n = len(ids)
     if (vectors.shape != (n, dim) or len(lengths) != n or len(indptr) != len(vocab) + 1
             or len(rows) != len(tfs) or int(indptr[-1]) != len(rows)):
-        raise IndexFormatError(f"{folder}: segment files disagree with each other")
+        raise IndexFormatError(f"{path}: segment arrays disagree with each other")
     hnsw = None
-    if "hnsw.faiss" in files:
+    graph = path.with_suffix(".hnsw")
+    if graph.name in files:
         faiss = _faiss()
         try:
-            hnsw = faiss.read_index(str(folder / "hnsw.faiss"))
+            hnsw = faiss.read_index(str(graph), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
         except RuntimeError as exc:
-            raise IndexFormatError(f"{folder / 'hnsw.faiss'}: unreadable ({exc})") from exc
+            raise IndexFormatError(f"{graph}: unreadable HNSW graph ({exc})") from exc
         if hnsw.ntotal != n:
-            raise IndexFormatError(f"{folder}: hnsw.faiss holds {hnsw.ntotal} rows, not {n}")
+            raise IndexFormatError(f"{path}: the HNSW graph holds {hnsw.ntotal} rows, not {n}")
     return Segment(ids, vectors, indptr, rows, tfs, lengths, vocab, hnsw)

@@ -1,7 +1,7 @@
 """The live indexes of one collection: segments in memory and on disk, and the KG.
 
 A sync appends small in-memory segments (one per embedded batch, searchable at once),
-then `persist` writes them as ONE new segment folder, the tombstones of the segments
+then `persist` writes them as ONE new segment file, the tombstones of the segments
 that gained deletes, the KG if it changed, and a new manifest. A merge (`merge_once`)
 builds one segment from some persisted ones outside every lock, writes it, then swaps
 it in under the writer lock (the manifest) and the search lock (the pointer swap).
@@ -111,7 +111,7 @@ class CollectionIndexes:
         try:
             segments = []
             for entry in manifest["segments"]:
-                segment = open_segment(self.root / entry["name"], entry["files"], self.embedder.dim)
+                segment = open_segment(self.root, entry["files"], self.embedder.dim)
                 segment.name, segment.files = entry["name"], entry["files"]
                 if entry.get("deletes"):
                     segment.delete(mf.read_tombstones(self.root, entry["deletes"]))
@@ -181,8 +181,8 @@ class CollectionIndexes:
                 new = first if reuse else merge_segments(pending, self.ann, self.embedder.dim)
                 if len(new):
                     name = self._allocate()
-                    written.add(name)
-                    files = write_segment(new, self.root / name)
+                    written.add(f"{name}.seg")
+                    files = write_segment(new, self.root / f"{name}.seg")
                 else:
                     new = None
             entries = [self._entry(s, version, retired) for s in segments if s.name is not None]
@@ -237,14 +237,14 @@ class CollectionIndexes:
             return False
         merged = merge_segments(sources, self.ann, self.embedder.dim)
         name = self._allocate()
-        files = write_segment(merged, self.root / name) if len(merged) else {}
+        files = write_segment(merged, self.root / f"{name}.seg") if len(merged) else {}
         with self.writer:
             if self.dropped or any(s not in self.segments.segments for s in sources):
-                mf.remove(self.root, {name})
+                mf.remove(self.root, set(files))  # the .seg and any .hnsw
                 return False
             version = self.version + 1
-            retired = {s.name for s in sources} | {s.deletes_record["file"] for s in sources
-                                                   if s.deletes_record}
+            retired = {f for s in sources for f in s.files} | {
+                s.deletes_record["file"] for s in sources if s.deletes_record}
             with self.lock:
                 dead = np.concatenate([s.deleted_ids() for s in sources])
             merged.delete(dead)
@@ -257,8 +257,8 @@ class CollectionIndexes:
                     entries.append(self._entry(merged, version, retired))
                 mf.write_manifest(self.root, self._body(entries, self.kg_record, self.saved_seq))
             except BaseException:
-                mf.remove(self.root, {name} | ({merged.deletes_record["file"]}
-                                               if merged.deletes_record else set()))
+                mf.remove(self.root, set(files) | ({merged.deletes_record["file"]}
+                                                   if merged.deletes_record else set()))
                 raise
             with self.lock:
                 self.segments.segments = [*(s for s in self.segments.segments

@@ -1,7 +1,8 @@
 """A collection's index files: immutable segment folders named by one manifest.
 
     collections/<name>/manifest.json       the live state, replaced atomically
-    collections/<name>/seg-<n>/            one immutable segment (indexes/segment_files.py)
+    collections/<name>/seg-<n>.seg         one immutable segment (indexes/segment_files.py)
+    collections/<name>/seg-<n>.hnsw        its HNSW graph, for large segments
     collections/<name>/del-<n>-<v>.npy     tombstones of seg-<n> as of manifest version v
     collections/<name>/kg-<v>/             the knowledge graph's own files, when it changed
 
@@ -36,7 +37,7 @@ from indexes.segment_files import (
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 2
-_OURS = re.compile(r"^(seg-\d+|del-\d+-\d+\.npy|kg-\d+|\.tmp-.*|manifest\.json\.tmp)$")
+_OURS = re.compile(r"^(seg-\d+(\.seg|\.hnsw)?|del-\d+-\d+\.npy|kg-\d+|\.tmp-.*|manifest\.json\.tmp)$")
 
 
 def read_manifest(root: Path) -> dict[str, Any] | None:
@@ -77,7 +78,7 @@ def segment_number(name: str) -> int:
 
 def next_segment_number(root: Path, manifest: dict[str, Any] | None) -> int:
     """A segment number no file on disk or in the manifest uses yet."""
-    used = [segment_number(p.name) for p in root.glob("seg-*") if p.name[4:].isdigit()]
+    used = [segment_number(p.stem) for p in root.glob("seg-*.seg") if p.stem[4:].isdigit()]
     return max([int((manifest or {}).get("next_segment", 1)), *(n + 1 for n in used)])
 
 
@@ -132,7 +133,7 @@ def referenced(manifest: dict[str, Any] | None) -> set[str]:
         return set()
     names = {MANIFEST}
     for entry in manifest.get("segments", []):
-        names.add(entry["name"])
+        names.update(entry["files"])
         if entry.get("deletes"):
             names.add(entry["deletes"]["file"])
     if manifest.get("kg"):
@@ -172,7 +173,7 @@ def verify(root: Path) -> list[str]:
         return [f"{root / MANIFEST}: missing"]
     problems = []
     for entry in manifest.get("segments", []):
-        problems += verify_files(root / entry["name"], entry["files"])
+        problems += verify_files(root, entry["files"])
         record = entry.get("deletes")
         if record:
             problems += verify_files(root, {record["file"]: [record["size"], record["sha256"]]})

@@ -125,26 +125,39 @@ def test_hnsw_recall_at_10_against_exact_and_tombstones_filtered() -> None:
     assert np.mean(recalls) >= 0.95
 
 
-def test_segment_files_round_trip_sizes_at_open_checksums_in_verify(tmp_path) -> None:
+def test_segment_file_round_trip_sizes_at_open_checksums_in_verify(tmp_path) -> None:
     rng = np.random.default_rng(3)
     ann = AnnParams(threshold=20, m=8, ef_construction=40, ef_search=32)
     segment = segment_of(corpus(), rng, ann)
-    files = write_segment(segment, tmp_path / "seg-000001")
-    assert not list(tmp_path.glob(".tmp-*")) and "hnsw.faiss" in files
-    opened = open_segment(tmp_path / "seg-000001", files, DIM)
-    assert isinstance(opened.vectors, np.memmap)
+    segment.delete(np.asarray([segment.ids[0]]))  # tombstones live in the manifest, not here
+    files = write_segment(segment, tmp_path / "seg-000001.seg")
+    assert list(files) == ["seg-000001.seg", "seg-000001.hnsw"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(files)
+    opened = open_segment(tmp_path, files, DIM)
+    assert isinstance(opened.vectors, np.memmap) and opened.deleted == 0
     np.testing.assert_array_equal(opened.ids, segment.ids)
+    np.testing.assert_array_equal(opened.vectors, segment.vectors)
+    np.testing.assert_array_equal(opened.rows, segment.rows)
+    np.testing.assert_array_equal(opened.tfs, segment.tfs)
     assert opened.vocab == segment.vocab and opened.hnsw.ntotal == len(segment)
-    assert verify_files(tmp_path / "seg-000001", files) == []
+    query = segment.vectors[5]
+    assert opened.dense_top(query, 1, 32)[0].tolist() == [segment.ids[5]]  # through the HNSW
+    assert verify_files(tmp_path, files) == []
     # same size, other bytes: open does not notice (no hashing), verify does
-    path = tmp_path / "seg-000001" / "bm25_tf.npy"
+    path = tmp_path / "seg-000001.seg"
     data = bytearray(path.read_bytes())
-    data[-1] ^= 0xFF
+    data[100] ^= 0xFF
     path.write_bytes(bytes(data))
-    assert verify_files(tmp_path / "seg-000001", files) == [f"{path}: checksum mismatch"]
+    assert verify_files(tmp_path, files) == [f"{path}: checksum mismatch"]
     path.write_bytes(bytes(data[:-4]))
-    with pytest.raises(IndexFormatError, match="bm25_tf.npy"):
-        open_segment(tmp_path / "seg-000001", files, DIM)
+    with pytest.raises(IndexFormatError, match="seg-000001.seg"):
+        open_segment(tmp_path, files, DIM)
+    with pytest.raises(IndexFormatError, match="not a segment file"):
+        open_segment(tmp_path, {path.name: [len(data) - 4, ""]}, DIM)
+    path.write_bytes(bytes(data))  # whole again, but its graph lost
+    (tmp_path / "seg-000001.hnsw").unlink()
+    with pytest.raises(IndexFormatError, match="seg-000001.hnsw"):
+        open_segment(tmp_path, files, DIM)
 
 
 def test_build_segment_rejects_bad_input() -> None:

@@ -67,10 +67,9 @@ def test_stats_merge_verify(cli) -> None:
 
 def test_verify_fails_on_a_changed_byte(cli) -> None:
     root = cli.data_dir / "collections" / "kb"
-    segment = read_manifest(root)["segments"][0]["name"]
-    path = root / segment / "vectors.npy"
+    path = root / next(iter(read_manifest(root)["segments"][0]["files"]))
     data = bytearray(path.read_bytes())
-    data[-3] ^= 0x01  # same size: open would not notice, verify must
+    data[200] ^= 0x01  # same size: open would not notice, verify must
     path.write_bytes(bytes(data))
     result = cli("index", "verify", "--collection", "kb", "--json")
     assert result.exit_code == 1

@@ -63,7 +63,7 @@ def restart(data_dir, embedder, **settings):
 
 
 def segment_files(root: Path, manifest: dict) -> list[Path]:
-    return [root / s["name"] / name for s in manifest["segments"] for name in s["files"]]
+    return [root / name for s in manifest["segments"] for name in s["files"]]
 
 
 def test_segments_on_disk(data_dir, embedder) -> None:
@@ -74,12 +74,12 @@ def test_segments_on_disk(data_dir, embedder) -> None:
     assert manifest["collection_id"] == kb.id
     assert manifest["applied_seq"] == service.store.last_op_seq(kb)
     assert [s["rows"] for s in manifest["segments"]] == [len(corpus_records()) - 4, 4]
-    assert {"ids.npy", "vectors.npy", "bm25_tf.npy", "bm25_vocab.json"} <= \
-        set(manifest["segments"][0]["files"])
+    assert [list(s["files"]) for s in manifest["segments"]] == [
+        [f"{s['name']}.seg"] for s in manifest["segments"]]
     assert manifest["kg"] is None and not list(root.glob("kg-*"))  # no KG: nothing written
     # only what the manifest names is on disk
     assert sorted(p.name for p in root.iterdir()) == sorted(
-        ["manifest.json", *(s["name"] for s in manifest["segments"])])
+        ["manifest.json", *(p.name for p in segment_files(root, manifest))])
     assert verify(root) == []
 
 
@@ -102,17 +102,12 @@ def test_open_checks_sizes_without_hashing(built, data_dir, embedder, monkeypatc
     assert snapshot(service, kb) == built[2]
 
 
-@pytest.mark.parametrize("victim", ["vectors.npy", "bm25_tf.npy", "ids.npy", "manifest.json",
-                                    "segment folder"])
+@pytest.mark.parametrize("victim", ["first segment", "last segment", "manifest.json"])
 def test_lost_index_file_is_rebuilt_from_sqlite(built, data_dir, embedder, victim) -> None:
     root = data_dir / "collections" / "kb"
-    first = root / read_manifest(root)["segments"][0]["name"]
-    if victim == "manifest.json":
-        (root / victim).unlink()
-    elif victim == "segment folder":
-        shutil.rmtree(first)
-    else:
-        (first / victim).unlink()
+    files = segment_files(root, read_manifest(root))
+    {"first segment": files[0], "last segment": files[-1],
+     "manifest.json": root / "manifest.json"}[victim].unlink()
     service, kb = restart(data_dir, embedder)
     assert snapshot(service, kb) == built[2]
     live = service.indexes.get(kb)
@@ -122,7 +117,7 @@ def test_lost_index_file_is_rebuilt_from_sqlite(built, data_dir, embedder, victi
 
 def test_truncated_index_file_is_rebuilt_from_sqlite(built, data_dir, embedder) -> None:
     root = data_dir / "collections" / "kb"
-    path = root / read_manifest(root)["segments"][0]["name"] / "vectors.npy"
+    path = segment_files(root, read_manifest(root))[0]
     path.write_bytes(path.read_bytes()[:-100])
     service, kb = restart(data_dir, embedder)
     assert snapshot(service, kb) == built[2]
@@ -241,13 +236,13 @@ def test_flags_of_the_last_sync_are_repaired_at_open(data_dir, embedder) -> None
 def test_a_crashed_merge_leaves_files_that_open_removes(data_dir, embedder) -> None:
     root = data_dir / "collections" / "kb"
     manifest = read_manifest(root)
-    stray = root / "seg-000099"
-    shutil.copytree(root / manifest["segments"][0]["name"], stray)
-    (root / ".tmp-seg-000100").mkdir()
+    stray = root / "seg-000099.seg"
+    shutil.copy(segment_files(root, manifest)[0], stray)
+    (root / ".tmp-kg-000100").mkdir()
     (root / "crag.json").write_text(json.dumps({}))  # not ours: kept
     service, kb = restart(data_dir, embedder)
     service.indexes.get(kb)
-    assert not stray.exists() and not (root / ".tmp-seg-000100").exists()
+    assert not stray.exists() and not (root / ".tmp-kg-000100").exists()
     assert (root / "crag.json").exists()
     ingest(service, "kb", [{"id": "later", "text": "Lichens grow on bare rock."}])
     assert read_manifest(root)["segments"][-1]["name"] == "seg-000100"  # never reused

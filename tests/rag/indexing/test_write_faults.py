@@ -53,7 +53,7 @@ def test_failed_index_write_keeps_the_indexes_and_the_next_sync_saves(tmp_path, 
         assert job["status"] == "failed" and "File too large" in job["error"]
         assert read_manifest(root) == before and verify(root) == []  # the old one, intact
         assert sorted(p.name for p in root.iterdir()) == sorted(  # the new segment removed
-            ["manifest.json", *(s["name"] for s in before["segments"])])
+            ["manifest.json", *(f for s in before["segments"] for f in s["files"])])
         added = {r["id"] for r in corpus_records()[3:5]}
         flags = {d["id"]: d["status"] for d in service.store.list_documents(collection)}
         assert {flags[d] for d in added} == {"pending"}  # not yet in a saved generation
