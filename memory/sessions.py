@@ -113,6 +113,12 @@ class SessionMemoryService:
         for memory in self._memories.values():
             memory.flush()
 
+    def reload(self, session_id: str) -> None:
+        """Drop the session's open memories, unflushed, so they reopen from the rows (after
+        a caller's transaction that held their new blocks rolled back)."""
+        for tier in ("recall", "archival"):
+            self._memories.pop(f"session:{session_id}:{tier}", None)
+
     # -- sessions -------------------------------------------------------------------------
 
     def create_session(

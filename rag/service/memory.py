@@ -151,7 +151,8 @@ class MemoryService:
                 keys.forget_session(self.db, session_id)
 
     def add_messages(self, session_id: str, messages: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
-        """Append `(role, content)` turns in order (all validated before any is stored)."""
+        """Append `(role, content)` turns in order: all validated first, then stored in one
+        transaction (one commit, one fsync, for the whole batch; all or none)."""
         if not messages:
             raise InvalidInputError("no messages were sent")
         for role, content in messages:
@@ -160,7 +161,13 @@ class MemoryService:
             self._text(content, "message content")
         with self._session_tiers() as tiers:
             tiers.get_session(session_id)
-            return [asdict(tiers.append_message(session_id, role, content)) for role, content in messages]
+            try:
+                with self.db.transaction():
+                    return [asdict(tiers.append_message(session_id, role, content))
+                            for role, content in messages]
+            except BaseException:
+                tiers.reload(session_id)  # its in-RAM index may hold rolled-back blocks
+                raise
 
     def messages(self, session_id: str, *, since: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
         """Messages with `seq >= since`, in order (at most `limit`)."""
