@@ -143,8 +143,28 @@ def head_types(question: str) -> tuple[str, tuple[str, ...]]:
             for word in (words[-1], words[0]):
                 if word in _HEAD_TYPES:
                     return word, _HEAD_TYPES[word]
+            if match.group(0).lower().split()[1:3] in (
+                    ["is", "the"], ["was", "the"], ["are", "the"]):
+                return noun_phrase_head(question[match.start(1):]), ()
             return words[0], ()
     return "", ()
+
+
+def noun_phrase_head(text: str) -> str:
+    """The last noun of the phrase `text` starts with, guessed without a parser: the
+    words before the first function word or participle ("vault code chosen by ..." ->
+    "code")."""
+    words = re.findall(r"[a-z-]+", text.lower())
+    if len(words) > 2 and words[0] in ("name", "title", "term", "kind", "type") and \
+            words[1] in ("of", "for"):  # "the name of the waterfall": a waterfall
+        words = words[3:] if words[2] in ("the", "a", "an") else words[2:]
+    kept: list[str] = []
+    for n, word in enumerate(words[:4]):
+        passive = n + 1 < len(words) and words[n + 1] == "by"  # "chosen by"
+        if kept and (word in STOPWORDS or word.endswith("ed") or passive):
+            break
+        kept.append(word)
+    return kept[-1] if kept else ""
 
 
 def _entity_type(text: str) -> QuestionType:

@@ -251,9 +251,14 @@ class Reader:
         # The relation's entity has a passage of its own: its title names the answer.
         reached = (normalize_entity(re.sub(r"\s*\([^)]*\)$", "", passages[path[len(chain)]].title))
                    if wants_relation and len(path) > len(chain) else None)
+        # "What is the vault combination ...?" names no type: only a sentence that names
+        # the head noun ("combination") can hold its span.
+        head = re.compile(rf"\b{re.escape(qtype.head)}s?\b", re.I) if qtype.head else None
         found = []
         for i, s in enumerate(sentences):
             text = passages[s.passage].text
+            if not qtype.types and (head is None or not head.search(text, s.start, s.end)):
+                continue
             for start, end, bonus in self._spans(qtype, docs[s.passage], text, s):
                 span = text[start:end].strip(" ,.;:")
                 if not span or named_in(span, question_norm):

@@ -181,3 +181,12 @@ def test_attribute_is_read_in_the_passage_the_relation_leads_to(reader: Reader) 
           passage(1, "Ann Ames", "Ann Ames is a singer. She was born in Dallas.")]
     got = reader.read("Where was the performer of song Mill Song born?", ps, sentences_of(ps))
     assert got is not None and got.text == "Dallas"
+
+
+def test_untyped_question_needs_its_head_noun_in_the_sentence(reader: Reader) -> None:
+    ps = [passage(0, "Minutes", "Section 36 was read aloud. The vault code chosen by the "
+                                "curator is kept by Ann Ames.")]
+    got = reader.read("What is the vault code chosen by the curator?", ps, sentences_of(ps))
+    assert got is not None and got.text == "Ann Ames"  # not "Section 36"
+    assert reader.read("What is the vault combination chosen by the curator?", ps,
+                       sentences_of(ps)) is None  # no sentence names a combination
