@@ -197,10 +197,12 @@ def run_benchmark(service: RagService, dataset: Dataset, retrievers: Sequence[st
             "meta": {"embedder": service.embedder.name, "ks": list(ks), **facts}}
 
 
-# -- abstention (`--abstention OTHER_QUESTIONS.json`) ---------------------------------------
+# -- abstention (`--negatives OTHER_QUESTIONS.json`) ----------------------------------------
 def abstained(trace: dict[str, Any]) -> bool:
-    """Whether a retrieval trace says to abstain (CRAG graded every candidate Incorrect)."""
-    return bool(trace.get("crag", {}).get("abstain"))
+    """Whether a retrieval trace says to abstain (the evidence check's or CRAG's verdict)."""
+    from rag.retrieval.evidence import abstention_of
+
+    return abstention_of(trace) is not None
 
 
 def load_question_texts(path: str | Path) -> list[str]:

@@ -113,6 +113,24 @@ class CragSettings(BaseModel):
                                 description="retrievers asked with the keyword rewrite")
 
 
+class EvidenceSettings(BaseModel):
+    """The evidence check of every answer (`rag.retrieval.evidence`): abstain when the top
+    passages neither hold the question's terms nor are close to it in meaning (a
+    collection's crag.json `evidence` block, from `ragmem calibrate`, wins)."""
+
+    enabled: bool = Field(True, description="off: answer whatever is retrieved")
+    cosine: float = Field(0.2, ge=0, le=1, description="cosine floor: with every question "
+                          "term found in the top passages, answer at or above it")
+    coverage: float = Field(0.6, ge=0, le=1, description="with no dense index: answer at or "
+                            "above this IDF-weighted share of the question's terms found")
+    weight: float = Field(3.0, ge=0, le=10, description="the cosine's weight in the score")
+    score: float = Field(1.8, ge=0, description="answer when coverage + weight x best cosine "
+                         "of the top passages reaches it")
+    strong_cosine: float = Field(0.75, ge=0, le=1, description="answer at or above this "
+                                 "cosine whatever the coverage (a paraphrase)")
+    passages: int = Field(3, ge=1, description="top passages the check reads")
+
+
 class RouterSettings(BaseModel):
     """Adaptive-RAG (`adaptive`): single-step (hybrid) or multi-step (fusion) per query."""
 
@@ -134,6 +152,7 @@ class RetrievalSettings(BaseModel):
     fusion: FusionSettings = FusionSettings()
     crag: CragSettings = CragSettings()
     router: RouterSettings = RouterSettings()
+    evidence: EvidenceSettings = EvidenceSettings()
 
 
 class OpenAISettings(BaseModel):

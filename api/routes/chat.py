@@ -26,7 +26,7 @@ from api.schemas import (
 )
 from rag.errors import InvalidInputError, RagmemError
 from rag.generation.answers import AnswerEvent
-from rag.generation.llm_answer import answer_events
+from rag.retrieval.pipeline import stream_found
 from rag.service.core import RagService
 
 router = APIRouter(prefix="/v1", tags=["openai"])
@@ -83,7 +83,7 @@ def chat_completions(body: ChatCompletionRequest, service: ServiceDep,
             generator=answer.generator)
     answerer = service.answerer(body.generator)
     found = service.retrieve(collection, question, retriever=body.retriever, top_k=body.top_k)
-    events = answer_events(answerer, question, found.passages, found.trace)
+    events = stream_found(answerer, question, found)
     head = {"id": completion_id, "object": "chat.completion.chunk", "created": created,
             "model": body.model}
     count = lambda answer: usage(service, body, answer).model_dump()  # noqa: E731

@@ -105,18 +105,25 @@ def _run(load: Callable[[], Dataset], retrievers: str, cutoffs: str, out: Path |
 
 @bench_app.command("multihop")
 def multihop(
-    questions: Annotated[Path, typer.Argument(help="questions.json, or a folder holding "
-                                                   "questions.json and corpus.json")],
+    questions: Annotated[Path | None, typer.Argument(
+        help="questions.json, or a folder holding questions.json and corpus.json (with "
+             "--abstention, omit it for every set in the datasets folder)")] = None,
     corpus: Annotated[Path | None, typer.Argument(help="corpus.json")] = None,
-    retrievers: RetrieversOption = "bm25,dense,hybrid",
+    retrievers: Annotated[str | None, typer.Option(
+        "--retrievers", help="Comma-separated names of " f"{retriever_help()} (default: "
+                             "bm25,dense,hybrid; with --abstention the configured one)")] = None,
     cutoffs: CutoffsOption = "1,2,5,10",
     out: OutOption = None,
     limit: LimitOption = None,
     data_dir: DataDirOption = None,
     as_json: JsonOption = False,
-    abstention: Annotated[Path | None, typer.Option(
-        "--abstention", help="Questions the corpus cannot answer (JSON or JSONL): report "
-                             "answered_own and abstained_other per retriever.")] = None,
+    abstention: Annotated[bool, typer.Option(
+        "--abstention", help="Measure abstention on the answer path instead of recall: each "
+                             "set's own questions (answered?) and the other sets' questions "
+                             "whose gold titles it lacks (abstained?); see eval/abstention.py.")] = False,
+    negatives: Annotated[Path | None, typer.Option(
+        "--negatives", help="Questions the corpus cannot answer (JSON or JSONL): report "
+                            "answered_own and abstained_other per retriever.")] = None,
     answers: Annotated[bool, typer.Option(
         "--answers", help="Also answer each question (configured generator, top 5) and "
                           "report EM/F1 against the gold answers.")] = False,
@@ -130,8 +137,14 @@ def multihop(
     from eval.datasets import load_multihop
 
     with cli_errors():
-        _run(lambda: load_multihop(questions, corpus), retrievers, cutoffs, out, limit, data_dir,
-             as_json, abstention, answers, openie)
+        if abstention:
+            from eval.abstention import bench_abstention
+
+            return bench_abstention(questions, corpus, retrievers, limit, data_dir, as_json, out)
+        if questions is None:
+            raise InvalidInputError("name the questions (or a dataset folder)")
+        _run(lambda: load_multihop(questions, corpus), retrievers or "bm25,dense,hybrid", cutoffs,
+             out, limit, data_dir, as_json, negatives, answers, openie)
 
 
 @bench_app.command("beir")

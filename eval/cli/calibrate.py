@@ -28,9 +28,30 @@ def _fit(service: Any, dataset: Any, negatives: list[str], *, answer_rate: float
                      for q in questions]
         others = [collect(crag, text, set()) for text in (negatives[:limit] if limit else negatives)]
     calibration = choose_thresholds(positives, others, answer_rate=answer_rate, precision=precision)
+    calibration["evidence"] = _fit_evidence(service, collection, questions, negatives[:limit] if limit
+                                            else negatives, answer_rate=answer_rate)
     calibration.update(dataset=dataset.name, collection=collection.name)
     path = save_calibration(service.indexes.folder(collection.name), calibration)
     return {**calibration, "path": str(path)}
+
+
+def _fit_evidence(service: Any, collection: Any, questions: list[Any], negatives: list[str], *,
+                  answer_rate: float) -> dict[str, Any]:
+    """The evidence check's thresholds, fitted on the signals the default retriever's
+    trace records for the set's own questions (and the negatives)."""
+    from rag.retrieval.crag.calibration import choose_evidence_thresholds
+    from rag.retrieval.evidence import EvidenceSignals, EvidenceThresholds
+
+    evidence = service.settings.retrieval.evidence
+    defaults = EvidenceThresholds.from_mapping(evidence.model_dump())
+
+    def signals(text: str) -> EvidenceSignals:
+        block = service.retrieve(collection, text).trace.get("evidence") or {}
+        return EvidenceSignals(block.get("cosine"), block.get("coverage"))
+
+    return choose_evidence_thresholds([signals(q.question) for q in questions],
+                                      [signals(t) for t in negatives], defaults,
+                                      answer_rate=answer_rate)
 
 
 def calibrate(
@@ -48,7 +69,8 @@ def calibrate(
     data_dir: DataDirOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Fit CRAG's evaluator weights and Correct/Incorrect thresholds on a labelled set.
+    """Fit CRAG's evaluator weights and Correct/Incorrect thresholds, and the evidence
+    check's thresholds (every retriever's), on a labelled set.
 
     The result is stored as crag.json in the dataset's benchmark collection folder
     (data_dir/collections/<name>/crag.json), which the `crag` retriever reads.

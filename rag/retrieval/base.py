@@ -14,6 +14,7 @@ from indexes.base import Hit, Retriever, validate_k
 from indexes.rrf import rrf_fuse
 from rag.errors import InvalidInputError
 from rag.generation.answers import Passage
+from rag.retrieval.evidence import Abstention, abstention_of
 
 RetrieverName = Literal["bm25", "dense", "hybrid", "hipporag", "fusion", "crag", "adaptive"]
 RETRIEVER_NAMES: tuple[str, ...] = get_args(RetrieverName)
@@ -46,9 +47,15 @@ class RetrievedPassages:
     trace: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def abstention(self) -> Abstention | None:
+        """Why the answer should abstain (the evidence check's or CRAG's verdict in the
+        trace), None when it may be written."""
+        return abstention_of(self.trace)
+
+    @property
     def abstained(self) -> bool:
-        """True when CRAG graded every candidate Incorrect (the answer should abstain)."""
-        return bool(self.trace.get("crag", {}).get("abstain"))
+        """True when the answer should abstain (see `abstention`)."""
+        return self.abstention is not None
 
 
 @runtime_checkable

@@ -16,13 +16,16 @@ from rag.retrieval.base import (
     check_retriever_name,
 )
 from rag.retrieval.crag.retriever import build_crag
+from rag.retrieval.evidence import EvidenceThresholds
+from rag.retrieval.evidence_check import EvidenceChecked
 from rag.retrieval.fusion import FusionRetriever
 from rag.settings import RetrievalSettings
 
 
 def build_retriever(name: str, indexes: Mapping[str, Retriever], settings: RetrievalSettings,
                     *, context: Any = None) -> TracingRetriever:
-    """Make the retriever called `name` over a collection's indexes.
+    """Make the retriever called `name` over a collection's indexes, with the evidence
+    check (`rag.retrieval.evidence_check`) around it unless the settings turn it off.
 
     Args:
         name: one of `RETRIEVER_NAMES`.
@@ -35,6 +38,19 @@ def build_retriever(name: str, indexes: Mapping[str, Retriever], settings: Retri
     Raises:
         InvalidInputError: for an unknown name.
     """
+    inner = _build(name, indexes, settings, context=context)
+    evidence = settings.evidence
+    if not evidence.enabled:
+        return inner
+    calibrated = getattr(context, "calibration", None) or {}
+    defaults = EvidenceThresholds.from_mapping(evidence.model_dump())
+    return EvidenceChecked(inner, indexes,
+                           EvidenceThresholds.from_mapping(calibrated.get("evidence"), defaults),
+                           texts=getattr(context, "texts", None), passages=evidence.passages)
+
+
+def _build(name: str, indexes: Mapping[str, Retriever], settings: RetrievalSettings, *,
+           context: Any = None) -> TracingRetriever:
     if name in ("bm25", "dense"):
         return IndexRetriever(name, indexes[name])
     if name == "hybrid":

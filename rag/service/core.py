@@ -18,7 +18,6 @@ from rag.errors import InvalidInputError
 from rag.generation.answers import Answer, AnswerEvent, stream_with_indexing, with_indexing
 from rag.generation.extractive import ExtractiveGenerator
 from rag.generation.factory import check_generator_name, make_answerer
-from rag.generation.llm_answer import answer_events
 from rag.indexing.manager import GeneratorJSON, IndexManager, Progress
 from rag.ingest.documents import prepare_documents
 from rag.ingest.parsers import ParsedDocument, parse_file, parse_records
@@ -30,7 +29,7 @@ from rag.retrieval.base import (
 )
 from rag.retrieval.context import CalibrationCache, JSONGenerator, RetrievalContext
 from rag.retrieval.factory import build_retriever
-from rag.retrieval.pipeline import ask, retrieve
+from rag.retrieval.pipeline import ask, retrieve, stream_found
 from rag.service.memory import MemoryService
 from rag.service.memory_ask import ask_with_memory, stream_with_memory
 from rag.settings import Settings
@@ -304,7 +303,7 @@ class RagService:
             found = retrieve(question, retriever=self.retriever(collection, retriever,
                                                                 generator=generator),
                              store=self.store, k=k)
-            events = answer_events(answerer, question, found.passages, found.trace)
+            events = stream_found(answerer, question, found)
         return stream_with_indexing(events, self.indexing_status(collection))
 
     def _graph_openie(self) -> LLMOpenIE | None:

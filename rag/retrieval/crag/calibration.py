@@ -10,18 +10,23 @@ are gold, and pick:
 - `upper` (Correct above): the smallest threshold above which graded chunks are gold with
   at least `precision`.
 
-`fit_logistic` and `choose_thresholds` are pure; `collect` runs the retriever.
+The evidence check that guards every answer is calibrated here too
+(`choose_evidence_thresholds`, crag.json's `evidence` block).
+
+`fit_logistic`, `choose_thresholds` and `choose_evidence_thresholds` are pure; `collect`
+runs the retriever.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from rag.retrieval.crag.decisions import FEATURES
+from rag.retrieval.evidence import EvidenceSignals, EvidenceThresholds, decide
 
 Progress = Callable[[str, int, int], None]
 
@@ -169,3 +174,49 @@ def collect(crag: Any, query: str, gold: set[int]) -> Sample:
     ids = [h.chunk_id for h in [*base, *fresh]]
     features = crag.features(query, ids, qvec=crag.query_vector(query))
     return Sample(features, [int(i in gold) for i in ids])
+
+
+# -- the evidence check (`rag.retrieval.evidence`) ---------------------------------------------
+def evidence_rates(own: Sequence[EvidenceSignals], other: Sequence[EvidenceSignals],
+                   thresholds: EvidenceThresholds) -> tuple[float, float | None]:
+    """(share of own questions answered, share of other questions abstained) under
+    `thresholds` (pure)."""
+    answered = float(np.mean([decide(s, thresholds) is None for s in own])) if own else 0.0
+    abstained = (float(np.mean([decide(s, thresholds) is not None for s in other]))
+                 if other else None)
+    return answered, abstained
+
+
+def choose_evidence_thresholds(own: Sequence[EvidenceSignals], other: Sequence[EvidenceSignals],
+                               defaults: EvidenceThresholds, *, answer_rate: float = 0.95,
+                               ) -> dict[str, Any]:
+    """The evidence check's `score` threshold for one collection (pure; the other
+    thresholds keep `defaults`).
+
+    Every candidate (0 to 1 + weight, in steps of 0.02) keeps at least `answer_rate` of
+    the collection's own questions answered. With questions it cannot answer (`other`),
+    the one abstaining on most of them wins (ties: the closest to the default); without,
+    the largest, as CRAG's `lower` is chosen.
+
+    Raises:
+        ValueError: on no own questions or a rate outside (0, 1].
+    """
+    if not own:
+        raise ValueError("no questions to calibrate on")
+    if not 0 < answer_rate <= 1:
+        raise ValueError(f"answer_rate must be in (0, 1], got {answer_rate!r}")
+    top = int((1 + defaults.weight) * 50)
+    best, key = replace(defaults, score=0.0), None
+    for step in range(top + 1):
+        candidate = replace(defaults, score=round(step / 50, 4))
+        answered, abstained = evidence_rates(own, other, candidate)
+        if answered < answer_rate:
+            continue
+        rank = (abstained, -abs(candidate.score - defaults.score)) if other else (candidate.score,)
+        if key is None or rank > key:
+            best, key = candidate, rank
+    answered, abstained = evidence_rates(own, other, best)
+    return {**best.to_dict(), "fit": {"questions": len(own), "answered": round(answered, 4),
+                                      "negatives": len(other),
+                                      "negatives_abstained": None if abstained is None else round(abstained, 4),
+                                      "answer_rate_target": answer_rate}}

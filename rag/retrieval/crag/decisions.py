@@ -20,7 +20,6 @@ from typing import Any
 
 from indexes.tokenize import BM25Tokenizer
 from rag.errors import RagmemError
-from rag.generation.answers import Answer, Citation, Passage
 from rag.ingest.chunking import split_sentences
 from rag.retrieval.context import JSONGenerator
 from rag.retrieval.query_variants import extract_entities
@@ -198,14 +197,3 @@ def best_candidates(hits: Iterable[tuple[int, float]], limit: int) -> list[tuple
     for cid, score in hits:
         best[cid] = max(score, best.get(cid, -1.0))
     return sorted(best.items(), key=lambda item: (-item[1], item[0]))[:limit]
-
-
-ABSTAIN_ANSWER = ("The corpus does not contain an answer to this question; the closest "
-                  "passages found are listed as citations.")
-
-
-def abstention_answer(passages: Sequence[Passage], generator: str) -> Answer:
-    """CRAG's abstention: say the corpus lacks the answer, cite the best candidates."""
-    citations = [Citation(p.chunk_id, p.document_id, p.title, p.text, p.start, p.end, p.score)
-                 for p in passages]
-    return Answer(ABSTAIN_ANSWER, citations, True, generator)

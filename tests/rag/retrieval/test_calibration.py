@@ -74,3 +74,21 @@ def test_calibration_file_round_trip(tmp_path):
     path.write_text("{not json")
     with pytest.raises(CalibrationError, match="unreadable"):
         load_calibration(folder)
+
+
+def test_evidence_calibration_keeps_the_answer_rate_and_abstains_on_the_negatives():
+    from rag.retrieval.crag.calibration import choose_evidence_thresholds
+    from rag.retrieval.evidence import EvidenceSignals, EvidenceThresholds
+
+    defaults = EvidenceThresholds()
+    own = [EvidenceSignals(0.5, 0.9)] * 19 + [EvidenceSignals(0.3, 0.5)]  # scores 2.4 x19, 1.4
+    other = [EvidenceSignals(0.3, 0.2)] * 10  # score 1.1
+    fit = choose_evidence_thresholds(own, other, defaults, answer_rate=0.95)
+    assert fit["fit"]["answered"] >= 0.95 and fit["fit"]["negatives_abstained"] == 1.0
+    assert 1.1 < fit["score"] <= 2.4 and fit["weight"] == defaults.weight
+    strict = choose_evidence_thresholds(own, [], defaults, answer_rate=0.95)
+    assert strict["score"] == 2.4 and strict["fit"]["negatives_abstained"] is None
+    every = choose_evidence_thresholds(own, [], defaults, answer_rate=1.0)
+    assert every["score"] == 1.4
+    with pytest.raises(ValueError):
+        choose_evidence_thresholds([], other, defaults)

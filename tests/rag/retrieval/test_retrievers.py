@@ -15,6 +15,7 @@ from rag.retrieval.base import (
     Retrieval,
     TracingRetriever,
 )
+from rag.retrieval.evidence_check import EvidenceChecked
 from rag.retrieval.factory import build_retriever
 from rag.settings import RetrievalSettings
 
@@ -80,8 +81,13 @@ def test_build_retriever() -> None:
     assert build_retriever("bm25", indexes, settings).search("q", 1)[0].chunk_id == 1
     assert build_retriever("dense", indexes, settings).search("q", 1)[0].chunk_id == 2
     hybrid = build_retriever("hybrid", indexes, settings)
-    assert isinstance(hybrid, HybridRetriever) and hybrid.rrf_k == 60
+    # Every retriever comes with the evidence check around it (issue 19.3).
+    assert isinstance(hybrid, EvidenceChecked) and isinstance(hybrid.inner, HybridRetriever)
+    assert hybrid.inner.rrf_k == 60
     assert {h.chunk_id for h in hybrid.search("q", 5)} == {1, 2}
+    assert "evidence" in hybrid.retrieve("q", 5).trace
+    off = RetrievalSettings(evidence={"enabled": False})
+    assert isinstance(build_retriever("hybrid", indexes, off), HybridRetriever)
     with pytest.raises(InvalidInputError, match="unknown retriever 'nope'"):
         build_retriever("nope", indexes, settings)
 
@@ -90,4 +96,4 @@ def test_hybrid_uses_only_the_weighted_indexes_present() -> None:
     settings = RetrievalSettings(hybrid_weights={"bm25": 1.0, "dense": 0.5, "kg": 1.0})
     hybrid = build_retriever("hybrid", {"bm25": Fixed(1), "dense": Fixed(2)}, settings)
     assert hybrid.retrieve("q", 3).trace["fused"] == ["bm25", "dense"]
-    assert hybrid.weights == {"bm25": 1.0, "dense": 0.5}
+    assert hybrid.inner.weights == {"bm25": 1.0, "dense": 0.5}
