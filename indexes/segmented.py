@@ -153,11 +153,12 @@ def bm25_scores(segments: Sequence[Segment], query_terms: Sequence[str], k1: flo
             score_parts.append(counts[term] * idf[term] * tf / (tf + norm))
         if not rows_parts:
             continue
-        rows = np.concatenate(rows_parts)
-        hit, inverse = np.unique(rows, return_inverse=True)
-        scores = np.bincount(inverse, weights=np.concatenate(score_parts), minlength=len(hit))
+        # summed per row in O(rows of the segment), no sort (every term part is > 0)
+        dense = np.bincount(np.concatenate(rows_parts), weights=np.concatenate(score_parts),
+                            minlength=len(segment))
+        hit = np.flatnonzero(dense)
         out_ids.append(segment.ids[hit])
-        out_scores.append(scores)
+        out_scores.append(dense[hit])
     if not out_ids:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
     return np.concatenate(out_ids), np.concatenate(out_scores).astype(np.float32)
