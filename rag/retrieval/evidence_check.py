@@ -30,6 +30,7 @@ from rag.retrieval.evidence import (
 )
 
 CHECKED_PASSAGES = 3
+LEXICAL_RETRIEVERS = frozenset({"bm25"})
 """Top passages the check reads: the ones an answer is mostly written from."""
 
 
@@ -41,7 +42,9 @@ class EvidenceChecked:
                  passages: int = CHECKED_PASSAGES) -> None:
         self.inner = inner
         self.name = getattr(inner, "name", type(inner).__name__)
-        self.dense = indexes.get("dense")
+        # A lexical retriever is checked lexically: its cosine would load the embedding
+        # model for a bm25 query (seconds at a CLI's start) for one signal of two.
+        self.dense = indexes.get("dense") if self.name not in LEXICAL_RETRIEVERS else None
         self.bm25 = indexes.get("bm25")
         self.thresholds = thresholds
         self.texts = texts
@@ -50,7 +53,7 @@ class EvidenceChecked:
     def cosine(self, query: str, chunk_ids: Sequence[int]) -> float | None:
         """Best dense cosine between `query` and the chunks (None without a dense index)."""
         embedder = getattr(self.dense, "embedder", None)
-        if embedder is None or not chunk_ids or not self.dense.count():
+        if self.dense is None or embedder is None or not chunk_ids or not self.dense.count():
             return None
         qvec = embedder.encode([query])[0]
         try:

@@ -126,3 +126,25 @@ def test_dim_from_config_follows_the_pipeline(tmp_path) -> None:
 def test_config_dim_is_the_loaded_models_dim(embedder) -> None:
     assert embedder.loaded
     assert dim_from_config(resolve_model_path(DEFAULT_MODEL)) == embedder.dim == 384
+
+
+def test_a_repeated_query_is_encoded_once(embedder, monkeypatch):
+    """An ask encodes its question in the retriever and again in the evidence check:
+    the second encode is served from the recent queries, the same vector."""
+    calls = []
+    original = embedder._encode
+
+    def counting(texts, **kwargs):
+        calls.append(list(texts))
+        return original(texts, **kwargs)
+
+    monkeypatch.setattr(embedder, "_encode", counting)
+    query = "which volcano erupted in 79 AD? (a repeated-query test)"
+    first = embedder.encode([query])
+    second = embedder.encode([query])
+    assert calls == [[query]]
+    np.testing.assert_array_equal(first, second)
+    second[0, 0] += 1.0  # a caller changing its copy leaves the cached vector alone
+    np.testing.assert_array_equal(embedder.encode([query]), first)
+    embedder.encode([query, "another text"])  # batches are not cached
+    assert len(calls) == 2

@@ -118,3 +118,15 @@ def test_the_check_can_be_turned_off(built, tmp_path, embedder) -> None:
         assert "evidence" not in answer.retrieval
     finally:
         svc.close()
+
+
+def test_bm25_is_checked_lexically(service) -> None:
+    """A bm25 ask decides on its terms alone: no cosine, so no query encode (a bm25
+    retrieve from the CLI must not load the embedding model)."""
+    kb = service.collection("kb")
+    off = service.ask(kb, OFF_TOPIC[0], retriever="bm25")
+    assert off.abstained is True and off.citations == []
+    assert off.retrieval["evidence"]["cosine"] is None
+    on = service.ask(kb, "When was the Eiffel Tower completed?", retriever="bm25")
+    assert not on.abstained, on.answer
+    assert on.retrieval["evidence"]["cosine"] is None
