@@ -173,8 +173,7 @@ def worst_during_add(service: RagService, collection: CollectionRow, added: _Add
 def exact_top10(service: RagService, collection: CollectionRow, vectors: SyntheticVectors,
                 queries: np.ndarray) -> list[set[int]]:
     """Exact top-10 chunk ids by inner product over every chunk's synthetic vector."""
-    ids = [r["id"] for r in service.store.query(
-        "SELECT id FROM chunks WHERE collection_id=? ORDER BY id", (collection.id,))]
+    ids = service.store.chunk_ids(collection)
     scores_so_far = np.full((len(queries), 0), -np.inf)
     ids_so_far = np.zeros((len(queries), 0), np.int64)
     for start in range(0, len(ids), 20_000):
@@ -285,8 +284,7 @@ def measure_size(embedder: Embedder, settings: Settings, passages: Sequence[tupl
                 collection = service.create_collection(COLLECTION)
                 batches = bulk_ingest(service, collection, passages, n, batch, progress)
                 waited = wait_merges(service)  # the bulk's background merges, if any
-                chunks = service.store.query("SELECT COUNT(*) FROM chunks WHERE collection_id=?",
-                                             (collection.id,))[0][0]
+                chunks = service.store.chunk_count(collection)
                 if chunks != n:
                     raise RuntimeError(f"the corpus made {chunks} chunks, not {n}")
                 warm = warm_measures(service, collection, vectors, queries, Path(tmp),
