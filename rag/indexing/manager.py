@@ -105,11 +105,7 @@ class IndexManager:
 
     def make_kg(self, dense: Any) -> KnowledgeGraphIndex:
         """A knowledge-graph index sharing the collection's dense index and the OpenIE cache."""
-        g = self.graph
-        settings = KGSettings(mode=g.mode, damping=g.damping, synonymy_threshold=g.synonymy_threshold,
-                              dense_prior_weight=g.dense_prior_weight,
-                              title_seed_weight=g.title_seed_weight,
-                              prefer_sources=tuple(g.prefer_sources))
+        settings = kg_settings(self.graph)
         return KnowledgeGraphIndex(self.embedder, dense=dense, cache=StoreOpenIECache(self.store),
                                    openie=self.openie() if self.openie else None, settings=settings)
 
@@ -390,3 +386,11 @@ def build_info(passages: int, seconds: float, openie_s: float,
     if extracted:
         info["openie_passages_per_s"] = round(extracted / max(openie_s, 1e-9), 2)
     return info
+
+
+def kg_settings(graph: GraphSettings) -> KGSettings:
+    """The graph index's settings from the service's: every `GraphSettings` field is a
+    `KGSettings` field of the same name (checked by a test), so a new knob reaches it."""
+    values = graph.model_dump()
+    values["prefer_sources"] = tuple(values["prefer_sources"])
+    return KGSettings(**values)
