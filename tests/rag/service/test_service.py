@@ -131,13 +131,15 @@ def test_ask_answers_with_exact_citations(service, kb) -> None:
     answer = service.ask(kb, "Who was the first woman to win a Nobel Prize?")
     assert not answer.abstained and answer.generator == "extractive"
     assert answer.citations and answer.citations[0].document_id == "curie"
-    assert "first woman to win a Nobel Prize" in answer.answer
+    # the short span read from the cited sentences (issue 17); the sentences are evidence
+    assert answer.answer.startswith("Marie Curie")
+    assert "first woman to win a Nobel Prize" in answer.evidence
     for n, citation in enumerate(answer.citations, start=1):
         text = service.store.get_document(kb, citation.document_id, with_text=True)["text"]
         assert text[citation.start:citation.end] == citation.text
-        assert f"[{n}]" in answer.answer
+        assert f"[{n}]" in answer.evidence
     data = answer.to_dict()
-    assert set(data) == {"answer", "citations", "abstained", "generator", "retrieval"}
+    assert set(data) == {"answer", "evidence", "citations", "abstained", "generator", "retrieval"}
     assert set(data["citations"][0]) == {"chunk_id", "document_id", "title", "text", "start",
                                          "end", "score"}
     assert data["retrieval"]["retriever"] == "hybrid"
