@@ -182,6 +182,12 @@ class SegmentedBM25:
         return bm25_scores(self.segments.segments, self.tokenizer(query),
                            self.segments.k1, self.segments.b)
 
+    def matching(self, term: str) -> np.ndarray:
+        """Live chunk ids holding the index term `term` (a tokenized term): its postings
+        only, no scoring (the evidence check asks this for every question term)."""
+        parts = [s.ids[s.postings(term)[0]] for s in self.segments.segments]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
     def search(self, query: str, k: int) -> list[Hit]:
         """Top `k` chunks by BM25 score (chunks with score 0 are left out)."""
         validate_k(k)

@@ -85,8 +85,7 @@ class EvidenceChecked:
             term = (tokenizer(word) or [None])[0] if word not in QUESTION_WORDS else None
             if term is None or term in df:
                 continue
-            ids, scores = self.bm25.scores(word)
-            found = ids[np.asarray(scores) > 0] if len(scores) else ids[:0]
+            found = self._matching(word, term)
             df[term] = int(len(found))
             if wanted & set(found.tolist()):
                 present.add(term)
@@ -96,6 +95,15 @@ class EvidenceChecked:
             rows = self.texts(list(chunk_ids))
             text = "\n".join(f"{r.title}\n{r.text}" for r in rows.values())
         return term_evidence(terms, df, present, text), int(self.bm25.count())
+
+    def _matching(self, word: str, term: str) -> np.ndarray:
+        """Chunk ids holding `term`: the index's postings when it has them (a segmented
+        index), else the chunks `word` scores above 0 for (a full scoring pass)."""
+        matching = getattr(self.bm25, "matching", None)
+        if matching is not None:
+            return matching(term)
+        ids, scores = self.bm25.scores(word)
+        return ids[np.asarray(scores) > 0] if len(scores) else ids[:0]
 
     def signals(self, query: str, chunk_ids: Sequence[int]) -> EvidenceSignals:
         """The check's signals for `query` over the chunks (its top passages)."""

@@ -191,3 +191,19 @@ def test_plan_merge_tiered() -> None:
         plan_merge([(3, 4)], policy)
     with pytest.raises(ValueError):
         MergePolicy(factor=1)
+
+
+def test_matching_is_the_live_chunks_a_term_scores_for() -> None:
+    """`matching` (the evidence check's df and presence) reads postings only and agrees
+    with scoring: the live chunks a term scores above 0 for, tombstones left out."""
+    chunks = corpus()
+    deleted = [c.id for c in chunks[::5]]
+    ours = SegmentedBM25(segmented(chunks, [10, 11, 30], deleted))
+    tokenizer = BM25Tokenizer()
+    terms = {t for c in chunks for t in tokenizer(c.indexed_text)}
+    assert terms
+    for term in sorted(terms):
+        ids, scores = ours.scores(term)
+        assert sorted(ours.matching(term).tolist()) == sorted(ids[scores > 0].tolist()), term
+        assert not set(ours.matching(term).tolist()) & set(deleted)
+    assert len(ours.matching("no-such-term-anywhere")) == 0
