@@ -17,7 +17,16 @@ import typer
 from rich.table import Table
 
 from eval.cli.bench import bench_app
-from rag.cli.common import DataDirOption, JsonOption, cli_errors, console, emit, load_settings, staged_progress
+from rag.cli.common import (
+    DataDirOption,
+    JsonOption,
+    cli_errors,
+    console,
+    emit,
+    load_settings,
+    parse_ints,
+    staged_progress,
+)
 from rag.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -32,22 +41,6 @@ RepeatsOption = Annotated[int, typer.Option("--repeats", min=1, help="Lookups pe
 OutOption = Annotated[Path | None, typer.Option("--out", help="Write the JSON result here (a folder).")]
 
 
-def parse_ints(text: str, what: str) -> list[int]:
-    """Comma-separated positive integers (`32000,128000`; `32k` and `1m` are accepted).
-
-    Raises:
-        InvalidInputError: on anything else.
-    """
-    values = []
-    for part in (p.strip().lower() for p in text.split(",") if p.strip()):
-        scale = {"k": 1000, "m": 1_000_000}.get(part[-1], 1)
-        try:
-            values.append(int(float(part[:-1] if scale > 1 else part) * scale))
-        except ValueError as exc:
-            raise InvalidInputError(f"{what} must be comma-separated integers, got {text!r}") from exc
-    if not values or min(values) < 1:
-        raise InvalidInputError(f"{what} needs positive integers, got {text!r}")
-    return values
 
 
 def parse_depths(text: str) -> list[float]:

@@ -16,29 +16,16 @@ from rag.cli.common import (
     emit,
     load_settings,
     open_service,
+    parse_ints,
     staged_progress,
 )
-from rag.errors import InvalidInputError
 
 DEFAULT_SETS = ("2wiki_dev_657", "musique_train_100", "hotpotqa_train_100")
 
 
 def parse_sizes(text: str) -> list[int]:
-    """`10000,100k,1m` -> [10000, 100000, 1000000] (positive integers, order kept).
-
-    Raises:
-        InvalidInputError: on anything else.
-    """
-    sizes = []
-    for part in (p.strip().lower() for p in text.split(",") if p.strip()):
-        scale = {"k": 1000, "m": 1_000_000}.get(part[-1], 1)
-        try:
-            sizes.append(int(float(part[:-1] if scale > 1 else part) * scale))
-        except ValueError as exc:
-            raise InvalidInputError(f"--sizes must be comma-separated integers, got {text!r}") from exc
-    if not sizes or min(sizes) < 1:
-        raise InvalidInputError(f"--sizes needs positive integers, got {text!r}")
-    return sizes
+    """`10000,100k,1m` -> [10000, 100000, 1000000] (`rag.cli.common.parse_ints`)."""
+    return parse_ints(text, "--sizes")
 
 
 def scale(

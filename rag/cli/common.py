@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from rag.errors import NotFoundError, RagmemError
+from rag.errors import InvalidInputError, NotFoundError, RagmemError
 
 if TYPE_CHECKING:  # rag.settings (pydantic-settings) is imported when a command needs it
     from rag.settings import Settings
@@ -36,6 +36,25 @@ console = Console(stderr=True)
 # The services opened inside the current `cli_errors()` block, closed when it ends (a
 # context variable, so in-process runs such as CliRunner tests never share it).
 _opened: ContextVar[list[Any] | None] = ContextVar("ragmem_cli_services", default=None)
+
+
+
+def parse_ints(text: str, what: str) -> list[int]:
+    """Comma-separated positive integers (`32000,128000`; `32k` and `1m` are accepted).
+
+    Raises:
+        InvalidInputError: on anything else.
+    """
+    values = []
+    for part in (p.strip().lower() for p in text.split(",") if p.strip()):
+        scale = {"k": 1000, "m": 1_000_000}.get(part[-1], 1)
+        try:
+            values.append(int(float(part[:-1] if scale > 1 else part) * scale))
+        except ValueError as exc:
+            raise InvalidInputError(f"{what} must be comma-separated integers, got {text!r}") from exc
+    if not values or min(values) < 1:
+        raise InvalidInputError(f"{what} needs positive integers, got {text!r}")
+    return values
 
 
 def load_settings(data_dir: Path | None) -> Settings:
