@@ -302,7 +302,8 @@ def measure_size(embedder: Embedder, settings: Settings, passages: Sequence[tupl
                 "merge_wait_ms": None if waited is None else _ms(waited)}
         result = {"chunks": n, "bulk": bulk, **warm,
                   "reopen": reopen, "peak_rss_reset": peak_reset,
-                  "vectors": {"precomputed": counts["precomputed"], "encoded": counts["encoded"]}}
+                  "vectors": {"precomputed": counts["precomputed"], "encoded": counts["encoded"],
+                              "encoded_distinct": counts["encoded_distinct"]}}
         if after is not None:
             result["per_doc"] = after(settings, n)
     return result

@@ -93,8 +93,10 @@ class SyntheticVectors:
 def precomputed_encode(embedder: Embedder, vectors: SyntheticVectors) -> Iterator[dict[str, Any]]:
     """Within the block, `embedder.encode` returns the synthetic vectors of texts it knows
     and embeds the others with the real model; yields counts and the real model's seconds."""
-    counts: dict[str, Any] = {"precomputed": 0, "encoded": 0, "encode_s": 0.0}
+    counts: dict[str, Any] = {"precomputed": 0, "encoded": 0, "encoded_distinct": 0,
+                              "encode_s": 0.0}
     encode = embedder.encode
+    seen: set[str] = set()  # texts the model embedded (queries repeat; the count does not)
 
     def lookup(batch: Sequence[str], **kwargs: Any) -> np.ndarray:
         texts = [batch] if isinstance(batch, str) else list(batch)
@@ -108,6 +110,8 @@ def precomputed_encode(embedder: Embedder, vectors: SyntheticVectors) -> Iterato
                 found[i] = row
         counts["precomputed"] += len(texts) - len(missing)
         counts["encoded"] += len(missing)
+        seen.update(texts[i] for i in missing)
+        counts["encoded_distinct"] = len(seen)
         out = np.stack(found).astype(np.float32) if found else encode(texts, **kwargs)
         return out[0] if isinstance(batch, str) else out
 

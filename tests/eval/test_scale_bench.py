@@ -44,9 +44,10 @@ def test_bench_scale_reports_every_row_with_positive_numbers(tmp_path, embedder)
     assert size["chunks"] == 300
     # The corpus's vectors came from the table: only new documents and queries were embedded.
     assert size["vectors"]["precomputed"] >= 300
-    # (queries are encoded by their retriever and again by the evidence check, which
-    # the bench's encode wrapper does not see as repeats: well under the corpus's 300)
-    assert size["vectors"]["encoded"] < 150
+    # Only the 2 queries and the few documents added one at a time reached the model
+    # (distinct texts: how often a query repeats depends on timing, e.g. the loop that
+    # queries during an add).
+    assert size["vectors"]["encoded_distinct"] < 50
     assert [b["at"] for b in size["bulk"]["batches"]] == [0, 100, 200]
     for label, getter, _ in ROWS:
         if label.startswith(OPTIONAL):
