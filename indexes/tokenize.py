@@ -17,6 +17,11 @@ _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
 # A CJK run, or a run of two or more other word characters (bm25s: r"(?u)\b\w\w+\b").
 _TOKEN_RE = re.compile(rf"[{_CJK}]+|(?:(?![{_CJK}])\w){{2,}}")
 _CJK_RE = re.compile(rf"[{_CJK}]")
+# bm25s.stopwords.STOPWORDS_EN, copied: importing it loads all of bm25s and scipy.sparse,
+# 0.15 s of every CLI start-up (issue 19.7); a test keeps the two equal.
+STOPWORDS_EN = ("a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in",
+                "into", "is", "it", "no", "not", "of", "on", "or", "such", "that", "the",
+                "their", "then", "there", "these", "they", "this", "to", "was", "will", "with")
 
 
 def cjk_bigrams(run: str) -> list[str]:
@@ -44,8 +49,6 @@ class BM25Tokenizer:
     def __init__(self, *, language: str = "english", stopwords: Iterable[str] | None = None) -> None:
         self.language = language
         if stopwords is None:
-            from bm25s.stopwords import STOPWORDS_EN
-
             stopwords = STOPWORDS_EN
         self.stopwords = frozenset(stopwords)
         self._stemmer = None

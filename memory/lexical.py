@@ -10,9 +10,12 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import sparse
+
+if TYPE_CHECKING:  # scipy loads when a memory first builds its matrix (issue 19.7)
+    from scipy import sparse
 
 from memory.tokens import lexical_terms
 
@@ -102,6 +105,8 @@ class LexicalIndex:
             else:
                 rows = cols = np.zeros(0, dtype=np.int32)
                 vals = np.zeros(0, dtype=np.float32)
+            from scipy import sparse
+
             self._matrix = sparse.csc_matrix((vals, (rows, cols)), shape=shape)
         return self._matrix
 

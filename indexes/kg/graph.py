@@ -19,10 +19,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import scipy.sparse as sp
+
+if TYPE_CHECKING:  # scipy loads when a graph first builds its matrix (issue 19.7)
+    import scipy.sparse as sp
 
 from indexes.errors import MissingDependencyError
 from indexes.kg.openie import OpenIEResult
@@ -250,6 +252,8 @@ class KnowledgeGraph:
         cols = [row_of[v] for _, v, _, _ in edges]
         weights = [w for _, _, w, _ in edges]
         size = len(alive) + len(passage_ids)
+        import scipy.sparse as sp
+
         upper = sp.coo_matrix((weights, (rows, cols)), shape=(size, size)).tocsr()
         built = (sp.csr_matrix(upper + upper.T), row_of, passage_ids)
         self._matrix_cache = (self.version, built)

@@ -9,8 +9,12 @@ to the personalization vector.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import scipy.sparse as sp
+
+if TYPE_CHECKING:  # scipy loads on the first graph walk, not with indexes.kg (issue 19.7)
+    import scipy.sparse as sp
 
 
 def transition_matrix(adjacency: sp.spmatrix) -> tuple[sp.csr_matrix, np.ndarray]:
@@ -27,6 +31,8 @@ def transition_matrix(adjacency: sp.spmatrix) -> tuple[sp.csr_matrix, np.ndarray
     Raises:
         ValueError: on a non-square matrix or negative weights.
     """
+    import scipy.sparse as sp
+
     matrix = sp.csr_matrix(adjacency, dtype=np.float64)
     if matrix.shape[0] != matrix.shape[1]:
         raise ValueError(f"adjacency must be square, got shape {matrix.shape}")

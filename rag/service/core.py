@@ -10,10 +10,9 @@ import logging
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from indexes.embedder import Embedder
-from indexes.kg import LLMOpenIE
 from rag.errors import InvalidInputError
 from rag.generation.answers import Answer, AnswerEvent, stream_with_indexing, with_indexing
 from rag.generation.extractive import ExtractiveGenerator
@@ -35,6 +34,9 @@ from rag.service.memory_ask import ask_with_memory, stream_with_memory
 from rag.settings import Settings
 from rag.storage.lock import DataDirLock
 from rag.storage.store import CollectionRow, Store
+
+if TYPE_CHECKING:  # the KG package loads only when a graph is built (issue 19.7)
+    from indexes.kg import LLMOpenIE
 
 log = logging.getLogger(__name__)
 
@@ -312,6 +314,8 @@ class RagService:
         question); None (offline spaCy) when the generator is extractive."""
         if self.settings.generation.generator == "extractive":
             return None
+        from indexes.kg import LLMOpenIE
+
         return LLMOpenIE(GeneratorJSON(self.json_generator))
 
     def answerer(self, name: str | None = None) -> Any:

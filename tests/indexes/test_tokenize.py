@@ -41,3 +41,13 @@ def test_tokenizer_keeps_duplicates_in_order() -> None:
 def test_custom_stopwords() -> None:
     tokenize = BM25Tokenizer(stopwords=["cats"])
     assert tokenize("the cats") == ["the"]
+
+
+def test_stopwords_are_bm25s_english_list() -> None:
+    """The copy (kept so tokenizing does not import bm25s and scipy) matches bm25s's list."""
+    from bm25s.stopwords import STOPWORDS_EN as reference
+
+    from indexes.tokenize import STOPWORDS_EN
+
+    assert STOPWORDS_EN == tuple(reference)
+    assert BM25Tokenizer().stopwords == frozenset(reference)
