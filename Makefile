@@ -12,6 +12,7 @@ export TRANSFORMERS_OFFLINE := 1
 
 install: $(STAMP)
 	@if [ -x /usr/bin/chromium ]; then :; elif command -v apt-get >/dev/null 2>&1; then (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) || echo "WARNING: apt-get could not install chromium chromium-driver (root needed?): tests/api/test_ui_browser.py will be skipped" >&2; else echo "WARNING: no /usr/bin/chromium and no apt-get: tests/api/test_ui_browser.py will be skipped" >&2; fi
+	@if [ -n "$$(ls /usr/local/bin/initdb /usr/lib/postgresql/*/bin/initdb 2>/dev/null)" ]; then :; elif command -v apt-get >/dev/null 2>&1; then (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) || echo "WARNING: apt-get could not install postgresql (root needed?): the PostgreSQL store tests will be skipped" >&2; else echo "WARNING: no initdb and no apt-get: the PostgreSQL store tests will be skipped" >&2; fi
 
 # torch is installed first and pinned, so pip takes the local CPU build, not a CUDA one.
 $(STAMP): pyproject.toml

@@ -21,3 +21,7 @@ def embedder():
     from indexes.embedder import Embedder
 
     return Embedder().load()
+
+
+# A throwaway PostgreSQL (issue 14): `pg_server` (session) and `pg_url` (a fresh database).
+from tests.pg_server import pg_server, pg_url  # noqa: E402, F401
