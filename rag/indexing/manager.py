@@ -30,7 +30,6 @@ from indexes.base import Chunk
 from indexes.embedder import Embedder
 from indexes.errors import EmbedderMismatchError, IndexFormatError
 from indexes.kg import (
-    KGSettings,
     KnowledgeGraphIndex,
     OpenIEExtractor,
     match_hipporag_docs,
@@ -41,8 +40,12 @@ from rag.errors import InvalidInputError
 from rag.indexing import legacy
 from rag.indexing import manifest as mf
 from rag.indexing.collection import CollectionIndexes, merge_policy
+from rag.indexing.follow import Follower, Roles
+from rag.indexing.kg_info import GeneratorJSON, build_info, kg_settings  # noqa: F401 - core's
 from rag.indexing.merges import MergeThread
+from rag.indexing.precomputed import PrecomputedVectors
 from rag.settings import GraphSettings, IndexSettings
+from rag.storage.lock import HeldLease, IndexerLease
 from rag.storage.openie_cache import StoreOpenIECache
 from rag.storage.store import CollectionRow, Store
 
@@ -53,51 +56,39 @@ OpenIEFactory = Callable[[], OpenIEExtractor | None]
 BATCH = 256
 
 
-class GeneratorJSON:
-    """`generate_json(prompt, schema)` of an LLM started on first call (`JSONGenerator`).
+class IndexManager:
+    """Loads, updates and persists the indexes of every collection under `root`.
 
-    Lets the knowledge graph take the service's LLM for OpenIE without starting it
-    before a graph is built.
-
-    Args:
-        start: returns the loaded LLM (anything with `generate_json`), or None when the
-            configured generator has no JSON output.
+    With several replicas on one index dir, only the holder of a collection's `lease`
+    writes its files; the others follow its manifests (rag/indexing/follow.py).
     """
 
-    def __init__(self, start: Callable[[], Any]) -> None:
-        self._start = start
-
-    def generate_json(self, prompt: str, schema: dict[str, Any]) -> dict[str, Any]:
-        """The LLM's JSON answer to `prompt`.
-
-        Raises:
-            InvalidInputError: when the configured generator has no JSON output.
-        """
-        llm = self._start()
-        if llm is None:
-            raise InvalidInputError("the configured generator has no JSON output for OpenIE")
-        return llm.generate_json(prompt, schema)
-
-
-class IndexManager:
-    """Loads, updates and persists the indexes of every collection under `root`."""
-
     def __init__(self, store: Store, embedder: Embedder, root: Path, settings: IndexSettings,
-                 graph: GraphSettings | None = None, *, openie: OpenIEFactory | None = None):
+                 graph: GraphSettings | None = None, *, openie: OpenIEFactory | None = None,
+                 lease: IndexerLease | None = None, follow_interval: float = 0.5):
         self.store = store
         self.embedder = embedder
         self.root = Path(root)
         self.settings = settings
         self.graph = graph or GraphSettings()
         self.openie = openie  # the graph's extractor; None or a None result: spaCy
+        self.vectors = PrecomputedVectors()  # chunk id -> vector embedded elsewhere (Ray)
         self._live: dict[str, CollectionIndexes] = {}
         self._lock = threading.Lock()
         self.policy = merge_policy(settings)
         self._merges = MergeThread(self._merge_all)
+        self.roles = Roles(lease or HeldLease())
+        self.follower = Follower(follow_interval, self.make_kg)
 
     def close(self) -> None:
-        """Stop the merge thread (the merge in progress finishes first)."""
+        """Stop the merge thread (the merge in progress finishes first), give leases up."""
         self._merges.stop()
+        self.roles.lease.close()
+
+    def indexes_here(self, collection: CollectionRow) -> bool:
+        """True when this process is the collection's indexer (the lease, asked at most
+        about once a second); under SQLite always."""
+        return self.roles.indexer(collection.id)[0]
 
     def folder(self, name: str) -> Path:
         """The collection's index folder."""
@@ -115,19 +106,26 @@ class IndexManager:
         Raises:
             EmbedderMismatchError: when the collection is pinned to another embedder.
         """
+        leader, changed = self.roles.indexer(collection.id)
         with self._lock:
             live = self._live.get(collection.name)
-            fresh = live is None or live.collection.id != collection.id
+            fresh = live is None or live.collection.id != collection.id or changed
             if fresh:
-                live = self._load(collection)
+                if changed:
+                    log.warning("%s: this process %s its indexer", collection.name,
+                                "is now" if leader else "is no longer")
+                live = self._load(collection, leader)
                 self._live[collection.name] = live
+        if not leader:
+            self.follower.refresh(live)  # a stat of the manifest, at most every interval
+            return live
         if fresh and live.applied_seq < self.store.last_op_seq(collection):
             # First use in this process and the files are behind SQLite (a crash between
             # commit and index write, or a lost/corrupt generation): replay the ops now.
             self.sync(collection)
         return live
 
-    def _load(self, collection: CollectionRow) -> CollectionIndexes:
+    def _load(self, collection: CollectionRow, leader: bool = True) -> CollectionIndexes:
         if collection.embedder != self.embedder.name or collection.dim != self.embedder.dim:
             raise EmbedderMismatchError(
                 f"collection {collection.name!r} is pinned to {collection.embedder} "
@@ -135,6 +133,9 @@ class IndexManager:
                 f"(dim {self.embedder.dim}); set RAGMEM_INDEX__EMBEDDER={collection.embedder}")
         root = self.folder(collection.name)
         live = CollectionIndexes(collection, self.embedder, self.settings, root)
+        if not leader:  # a follower writes nothing: no cleanup, no conversion, no rebuild
+            self.follower.refresh(live, force=True)
+            return live
         try:
             manifest = mf.read_manifest(root)
             old = legacy.legacy_generation(root) if manifest is None else None
@@ -185,6 +186,8 @@ class IndexManager:
             The number of chunks added.
         """
         live = self.get(collection)
+        if not self.indexes_here(collection):
+            return 0  # the indexer replica applies the ops; `get` followed its manifest
         with live.writer:
             return self._sync_locked(live, progress)
 
@@ -203,6 +206,8 @@ class IndexManager:
             live.unsaved.extend(to_add)
         # A failed write (a full disk) leaves the indexes live in memory and unsaved;
         # the next sync writes them (a restart replays the ops instead).
+        if not self.roles.confirm(collection.id):  # lost the lease: the new indexer replays
+            return 0
         saved = live.persist()
         self.store.mark_indexed(collection, saved)
         live.marked_seq = live.saved_seq
@@ -224,7 +229,7 @@ class IndexManager:
         """Merge one collection's segments while its policy plans merges (merge thread)."""
         with self._lock:
             live = self._live.get(str(name))
-        while live is not None and not live.dropped:
+        while live is not None and not live.dropped and self.roles.confirm(live.collection.id):
             sources = live.plan(self.policy)
             if not sources or not live.merge_once(sources):
                 return
@@ -232,6 +237,7 @@ class IndexManager:
     def merge(self, collection: CollectionRow) -> dict[str, Any]:
         """Merge every segment of the collection into one, dropping tombstoned rows (now)."""
         live = self.get(collection)
+        self._check_indexer(collection, "merged")
         self.sync(collection)
         self._merges.wait_idle()
         started = time.perf_counter()
@@ -256,7 +262,7 @@ class IndexManager:
             chunks = self._chunks(chunk_ids[start:start + BATCH])
             if not chunks:
                 continue
-            vectors = live.dense.encode_chunks(chunks)
+            vectors = self.vectors.encode(live.dense, chunks)  # a Ray job's, else embedded here
             # a small in-memory segment, searchable at once; `persist` writes them as one
             segment = build_segment([c.id for c in chunks], vectors,
                                     [tokenize(c.indexed_text) for c in chunks])
@@ -294,6 +300,7 @@ class IndexManager:
         times.
         """
         live = self.get(collection)
+        self._check_indexer(collection, "given a knowledge graph")
         with live.writer:
             kg = self.make_kg(live.dense)
             if live.kg is not None and not rebuild:
@@ -360,6 +367,11 @@ class IndexManager:
             report["stats"] = kg.stats()
         return report
 
+    def _check_indexer(self, collection: CollectionRow, what: str) -> None:
+        if not self.indexes_here(collection):
+            raise InvalidInputError(f"collection {collection.name!r} is indexed by another "
+                                    f"replica; it can be {what} there (this one follows it)")
+
     def apply_delete_now(self, collection: CollectionRow, chunk_ids: list[int]) -> None:
         """Remove chunks from the live indexes at once (the next sync persists it)."""
         self._delete(self.get(collection), list(chunk_ids))
@@ -371,26 +383,9 @@ class IndexManager:
         if live is not None:
             with live.writer:  # a merge in flight sees it and writes nothing more
                 live.dropped = True
+            self.follower.forget(live)
+            if not self.indexes_here(live.collection):
+                return  # the indexer removes the files
+            self.roles.release(live.collection.id)
         shutil.rmtree(self.folder(name), ignore_errors=True)
 
-
-def build_info(passages: int, seconds: float, openie_s: float,
-               counts: Any) -> dict[str, Any]:
-    """Times of a graph build: OpenIE (fresh extractions only) and the graph itself."""
-    extracted = int(counts.get("extracted", 0))
-    graph_s = max(seconds - openie_s, 1e-9)
-    info: dict[str, Any] = {
-        "passages": passages, "build_s": round(seconds, 2), "openie_s": round(openie_s, 2),
-        "openie_extracted": extracted, "openie_cached": int(counts.get("cached", 0)),
-        "graph_s": round(graph_s, 2), "graph_passages_per_s": round(passages / graph_s, 2)}
-    if extracted:
-        info["openie_passages_per_s"] = round(extracted / max(openie_s, 1e-9), 2)
-    return info
-
-
-def kg_settings(graph: GraphSettings) -> KGSettings:
-    """The graph index's settings from the service's: every `GraphSettings` field is a
-    `KGSettings` field of the same name (checked by a test), so a new knob reaches it."""
-    values = graph.model_dump()
-    values["prefer_sources"] = tuple(values["prefer_sources"])
-    return KGSettings(**values)
