@@ -41,6 +41,16 @@ class IndexSettings(BaseModel):
                                      "tombstoned share is rewritten")
     background_merges: bool = Field(True, description="merge on a background thread after "
                                     "syncs (off: only `ragmem index merge`)")
+    # Ray (issue 15, rag/ingest/ray_engine.py): large index jobs embed on a Ray cluster.
+    engine: str = Field("local", pattern="^(local|ray)$", description="ray: index jobs of "
+                        "ray_threshold chunks or more embed in a Ray actor pool (extra: ray)")
+    ray_address: str | None = Field(None, description="auto, host:port or ray://...; None: "
+                                    "ray.init() starts a local cluster")
+    ray_workers: int = Field(1, ge=1, description="embedding actors (one model load each)")
+    ray_gpus_per_worker: float = Field(0.0, ge=0, description="GPUs per actor (>0: CUDA, "
+                                       "the stream path)")
+    ray_threshold: int = Field(10_000, ge=0, description="chunks of a job at or above which "
+                               "it goes to Ray; smaller jobs stay local")
 
 
 class GraphSettings(BaseModel):

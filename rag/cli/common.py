@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from rag.errors import InvalidInputError, NotFoundError, RagmemError
@@ -99,10 +100,10 @@ def cli_errors() -> Iterator[None]:
     try:
         yield
     except NotFoundError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {escape(str(exc))}")  # `.[ray]` is no markup
         raise typer.Exit(3) from exc
     except (RagmemError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {escape(str(exc))}")  # `.[ray]` is no markup
         raise typer.Exit(2) from exc
     finally:
         _opened.reset(token)

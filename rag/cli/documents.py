@@ -49,6 +49,17 @@ def ingest(
     collection: CollectionOption = DEFAULT_COLLECTION,
     data_dir: DataDirOption = None,
     as_json: JsonOption = False,
+    engine: Annotated[str | None, typer.Option(help="local (this process) or ray (Ray Data: "
+                                               "parse, chunk, embed on a cluster; the `ray` "
+                                               "extra); default: settings, local")] = None,
+    address: Annotated[str | None, typer.Option(help="--engine ray: auto, host:port or "
+                                                "ray://...; none: a local Ray cluster")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="--engine ray: embedding actors "
+                                                "(default: settings, 1)")] = None,
+    gpus_per_worker: Annotated[float | None, typer.Option(min=0, help="--engine ray: GPUs per "
+                                                          "actor (default: settings, 0)")] = None,
+    commit_chunks: Annotated[int, typer.Option(min=1, help="--engine ray: chunks per commit "
+                                               "and segment")] = 2048,
 ) -> None:
     """Parse, chunk, store and index documents (.txt .md .html .pdf .docx .json .jsonl)."""
     from rag.ingest.parsers import SUPPORTED_SUFFIXES
@@ -58,7 +69,19 @@ def ingest(
         if not files:
             raise InvalidInputError("no supported files found")
         service = open_service(data_dir)
+        index = service.settings.index
+        engine = engine or index.engine
+        if engine not in ("local", "ray"):
+            raise InvalidInputError(f"--engine must be local or ray, got {engine!r}")
         target = service.collection(collection, create=True)
+        if engine == "ray":
+            from rag.ingest.ray_engine import RayOptions
+
+            options = RayOptions(address=address or index.ray_address,
+                                 workers=workers or index.ray_workers,
+                                 gpus_per_worker=index.ray_gpus_per_worker if gpus_per_worker is None
+                                 else gpus_per_worker, commit_chunks=commit_chunks)
+            return _ingest_ray(service, target, files, options, as_json)
         results, failures = [], []
         with _progress() as bar:
             task = bar.add_task("parsing", total=len(files))
@@ -79,6 +102,23 @@ def ingest(
         emit(summary, as_json, _print_ingest)
         if failures:
             raise typer.Exit(2)
+
+
+def _ingest_ray(service, target, files: list[Path], options, as_json: bool) -> None:  # noqa: ANN001
+    """`--engine ray`: Ray Data parses, chunks and embeds; each batch is committed here."""
+    from rag.ingest.ray_engine import import_ray, run_ingest_job
+
+    import_ray()  # a clear error naming the extra before any work
+    with _progress() as bar:
+        task = bar.add_task("committed chunks", total=None)
+        job_id, done = run_ingest_job(service, target, files, options,
+                                      lambda d, t: bar.update(task, completed=d, total=t))
+    summary = {"collection": target.name, "files": len(files), "documents": done["documents"],
+               "failed": done["failed"], "job_id": job_id, "engine": "ray",
+               "chunks": done["chunks"], "embedded": done["embedded"]}
+    emit(summary, as_json, _print_ingest)
+    if done["failed"]:
+        raise typer.Exit(2)
 
 
 def _print_ingest(summary: dict) -> None:

@@ -20,6 +20,7 @@ from rag.generation.factory import check_generator_name, make_answerer
 from rag.indexing.manager import GeneratorJSON, IndexManager, Progress
 from rag.ingest.documents import prepare_documents
 from rag.ingest.parsers import ParsedDocument, parse_file, parse_records
+from rag.ingest.ray_jobs import index_job
 from rag.retrieval.base import (
     LLM_RETRIEVERS,
     RetrievedPassages,
@@ -164,7 +165,8 @@ class RagService:
     def run_job(self, job_id: str, progress: Progress | None = None) -> None:
         """Index what a job stands for (every pending op of its collection)."""
         collection = self.store.get_collection(self.store.get_job(job_id)["collection"])
-        self.run_tracked(job_id, lambda report: self.indexes.sync(collection, report), progress)
+        # RAGMEM_INDEX__ENGINE=ray: large jobs embed on a Ray cluster (rag/ingest/ray_jobs.py)
+        self.run_tracked(job_id, lambda report: index_job(self, collection, report), progress)
 
     def run_tracked(self, job_id: str, work: Callable[[Progress], Any],
                     progress: Progress | None = None) -> Any:
