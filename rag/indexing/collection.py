@@ -71,6 +71,7 @@ class CollectionIndexes:
         self.next_segment = 1
         self.unsaved: list[int] = []  # chunk ids added since that manifest
         self.dropped = False
+        self.leader = True  # loaded as the collection's indexer (else a follower: no writes)
         self.lock = threading.RLock()
         self.writer = threading.Lock()
 

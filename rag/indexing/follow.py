@@ -154,9 +154,8 @@ class Follower:
                 manifest = mf.read_manifest(live.root)
                 if manifest is None:
                     return False
-                if manifest.get("collection_id") != live.collection.id or \
-                        int(manifest.get("version", -1)) == live.version:
-                    # seen already, or a deleted namesake's files the indexer replaces
+                if manifest.get("collection_id") != live.collection.id:
+                    # a deleted namesake's files, which its indexer replaces
                     self._seen[id(live)] = (now, current)
                     return False
                 apply_manifest(live, manifest, self.make_kg)

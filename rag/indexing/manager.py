@@ -106,12 +106,14 @@ class IndexManager:
         Raises:
             EmbedderMismatchError: when the collection is pinned to another embedder.
         """
-        leader, changed = self.roles.indexer(collection.id)
+        leader = self.indexes_here(collection)
         with self._lock:
             live = self._live.get(collection.name)
+            changed = live is not None and live.collection.id == collection.id and \
+                live.leader != leader
             fresh = live is None or live.collection.id != collection.id or changed
             if fresh:
-                if changed:
+                if changed:  # took the collection over (full load + replay), or lost it
                     log.warning("%s: this process %s its indexer", collection.name,
                                 "is now" if leader else "is no longer")
                 live = self._load(collection, leader)
@@ -133,6 +135,7 @@ class IndexManager:
                 f"(dim {self.embedder.dim}); set RAGMEM_INDEX__EMBEDDER={collection.embedder}")
         root = self.folder(collection.name)
         live = CollectionIndexes(collection, self.embedder, self.settings, root)
+        live.leader = leader
         if not leader:  # a follower writes nothing: no cleanup, no conversion, no rebuild
             self.follower.refresh(live, force=True)
             return live

@@ -33,7 +33,7 @@ from rag.retrieval.pipeline import ask, retrieve, stream_found
 from rag.service.memory import MemoryService
 from rag.service.memory_ask import ask_with_memory, stream_with_memory
 from rag.settings import Settings
-from rag.storage.lock import DataDirLock
+from rag.storage.lock import DataDirLock, HeldLease, indexer_lease
 from rag.storage.store import CollectionRow, Store
 
 if TYPE_CHECKING:  # the KG package loads only when a graph is built (issue 19.7)
@@ -55,8 +55,11 @@ class RagService:
             batch_size=settings.index.batch_size, torch_threads=settings.index.torch_threads,
             backend=settings.index.embedder_backend,
             cache_dir=(settings.generation.models_dir or settings.data_dir / "models") / "embedder-onnx")
+        lease = indexer_lease(self.store)  # replicas on PostgreSQL elect a collection's indexer
+        self.replicated = not isinstance(lease, HeldLease)
         self.indexes = IndexManager(self.store, self.embedder, settings.data_dir / "collections",
-                                    settings.index, settings.graph, openie=self._graph_openie)
+                                    settings.index, settings.graph, openie=self._graph_openie,
+                                    lease=lease)
         self.generator = ExtractiveGenerator(self.embedder,
                                              max_sentences=settings.generation.max_sentences)
         self._answerers: dict[str, Any] = {self.generator.name: self.generator}
@@ -64,6 +67,7 @@ class RagService:
         self._calibrations = CalibrationCache()  # crag.json per collection, reread when rewritten
         self.memory = MemoryService(self.store, settings.data_dir / "memory", self.embedder,
                                     settings.memory)
+        # SQLite: one process per data dir; replicas share it (the lease elects the writer)
         self.lock = DataDirLock(settings.data_dir)
 
     def open(self, *, load_embedder: bool = False) -> RagService:
@@ -76,7 +80,8 @@ class RagService:
         Raises:
             DataDirLockedError: when another process (or another open service) has the dir.
         """
-        self.lock.acquire()
+        if not self.replicated:
+            self.lock.acquire()
         opened = False
         try:
             self.store.connect()
@@ -167,6 +172,14 @@ class RagService:
         collection = self.store.get_collection(self.store.get_job(job_id)["collection"])
         # RAGMEM_INDEX__ENGINE=ray: large jobs embed on a Ray cluster (rag/ingest/ray_jobs.py)
         self.run_tracked(job_id, lambda report: index_job(self, collection, report), progress)
+
+    def run_index_jobs(self, collection: CollectionRow, job_ids: Sequence[str]) -> None:
+        """Finish index jobs of one collection with one sync (it applies every pending op,
+        so theirs too); the first job carries the progress."""
+        first, *rest = job_ids
+        self.run_tracked(first, lambda report: self.indexes.sync(collection, report))
+        for job_id in rest:
+            self.store.update_job(job_id, status="done", done=self.store.get_job(job_id)["total"])
 
     def run_tracked(self, job_id: str, work: Callable[[Progress], Any],
                     progress: Progress | None = None) -> Any:

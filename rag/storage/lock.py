@@ -194,3 +194,18 @@ class AdvisoryLeases:
     def close(self) -> None:
         with self._lock:
             self._drop()
+
+
+def indexer_lease(store: Any) -> IndexerLease:
+    """The election for `store`: advisory locks on the PostgreSQL database it opens (a
+    session of its own), else `HeldLease` (SQLite: the data dir's flock decides)."""
+    url = str(getattr(store, "url", "") or "")
+    if not url.startswith(("postgresql://", "postgres://")):
+        return HeldLease()
+
+    def connect() -> Any:
+        import psycopg  # the PostgreSQL driver, only for a PostgreSQL store
+
+        return psycopg.connect(url, autocommit=True, connect_timeout=10)
+
+    return AdvisoryLeases(connect)

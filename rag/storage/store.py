@@ -20,6 +20,7 @@ from typing import Any
 
 from rag.errors import ConflictError, NotFoundError, StorageError
 from rag.storage.document_rows import delete_document_rows, document_dict, insert_document, log_op
+from rag.storage.job_claims import job_filter
 from rag.storage.migrations import migrate
 from rag.storage.rows import (
     ChunkRow,
@@ -347,6 +348,20 @@ class Store:
         job["payload"] = json.loads(job["payload"])
         job["result"] = json.loads(job["result"]) if job["result"] else None
         return job
+
+    def claim_jobs(self, *, job_id: str | None = None, kind: str | None = None,
+                   not_kind: str | None = None, collection_id: int | None = None,
+                   statuses: Sequence[str] = ("queued",), limit: int = 1) -> list[str]:
+        """Move the oldest matching jobs to `running` (one worker each: BEGIN IMMEDIATE
+        serializes claims; PostgreSQL uses SKIP LOCKED); returns their ids."""
+        where, params = job_filter(job_id, kind, not_kind, collection_id, statuses)
+        with self.transaction() as conn:
+            ids = [r[0] for r in conn.execute(
+                f"SELECT id FROM jobs WHERE {where} ORDER BY created LIMIT ?",  # noqa: S608
+                (*params, limit))]
+            conn.executemany("UPDATE jobs SET status='running', updated=? WHERE id=?",
+                             [(time.time(), i) for i in ids])
+        return ids
 
     def unfinished_jobs(self) -> list[dict[str, Any]]:
         """Queued or running jobs, oldest first (running ones were cut off by a stop)."""
