@@ -177,7 +177,7 @@ class RagService:
         """Finish index jobs of one collection with one sync (it applies every pending op,
         so theirs too); the first job carries the progress."""
         first, *rest = job_ids
-        self.run_tracked(first, lambda report: self.indexes.sync(collection, report))
+        self.run_tracked(first, lambda report: index_job(self, collection, report))
         for job_id in rest:
             self.store.update_job(job_id, status="done", done=self.store.get_job(job_id)["total"])
 
