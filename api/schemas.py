@@ -152,7 +152,7 @@ class AskResponse(BaseModel):
     indexing: IndexingOut | None = Field(None, description="set while documents of the "
                                          "collection are still being indexed (the answer may "
                                          "be among them); an abstention then says so")
-    evidence: str | None = Field(None, description="extractive generator with a short "
+    supporting_text: str | None = Field(None, description="extractive generator with a short "
                                  "answer ('Cork [1]'): the cited sentences it was read from "
                                  "('... buried in Cork. [1]'); absent when the answer is the "
                                  "sentences themselves or an LLM's text")
@@ -160,7 +160,7 @@ class AskResponse(BaseModel):
     @model_serializer(mode="wrap")
     def _indexing_only_when_pending(self, handler: SerializerFunctionWrapHandler):  # noqa: ANN202
         data = handler(self)  # no return annotation: the documented schema stays the model's
-        for key in ("indexing", "evidence"):  # optional keys appear only when set
+        for key in ("indexing", "supporting_text"):  # optional keys appear only when set
             if data.get(key) is None:
                 data.pop(key, None)
         return data

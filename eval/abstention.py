@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.datasets import Dataset, Question
+from rag.retrieval.evidence import EVIDENCE_KEY
 
 Progress = Callable[[str, int, int], None]
 
@@ -93,11 +94,11 @@ def ask_rows(service: Any, collection: Any, retriever: str, questions: Sequence[
         started = time.perf_counter()
         answer = service.ask(collection, text, retriever=retriever)
         trace = answer.retrieval
-        evidence = trace.get("evidence") or {}
+        evidence = trace.get(EVIDENCE_KEY) or {}
         by = None
         if answer.abstained:
             by = "crag" if (trace.get("crag") or {}).get("abstain") else (
-                "evidence" if evidence.get("abstain") else "generator")
+                EVIDENCE_KEY if evidence.get("abstain") else "generator")
         rows.append({"abstained": answer.abstained, "by": by, "cosine": evidence.get("cosine"),
                      "coverage": evidence.get("coverage"),
                      "latency_ms": (time.perf_counter() - started) * 1000})

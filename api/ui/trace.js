@@ -75,6 +75,7 @@ function traceSections(trace) {
   if (Array.isArray(trace.variants)) { sections.push(fusionSection(trace)); used.push("variants", "variant_source", "indexes", "hops"); }
   if (trace.crag && typeof trace.crag === "object") { sections.push(cragSection(trace.crag, trace.base)); used.push("crag", "base"); }
   if (trace.route !== undefined) { sections.push(routeSection(trace)); used.push("route", "level", "routed_to", "features", "verify"); }
-  if (trace.evidence && typeof trace.evidence === "object") { sections.push(evidenceSection(trace.evidence)); used.push("evidence"); }
+  const check = trace.evidence_check;  // the evidence check's block
+  if (check && typeof check === "object") { sections.push(evidenceSection(check)); used.push("evidence_check"); }
   return { sections, used };
 }

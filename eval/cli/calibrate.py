@@ -40,13 +40,13 @@ def _fit_evidence(service: Any, collection: Any, questions: list[Any], negatives
     """The evidence check's thresholds, fitted on the signals the default retriever's
     trace records for the set's own questions (and the negatives)."""
     from rag.retrieval.crag.calibration import choose_evidence_thresholds
-    from rag.retrieval.evidence import EvidenceSignals, EvidenceThresholds
+    from rag.retrieval.evidence import EVIDENCE_KEY, EvidenceSignals, EvidenceThresholds
 
     evidence = service.settings.retrieval.evidence
     defaults = EvidenceThresholds.from_mapping(evidence.model_dump())
 
     def signals(text: str) -> EvidenceSignals:
-        block = service.retrieve(collection, text).trace.get("evidence") or {}
+        block = service.retrieve(collection, text).trace.get(EVIDENCE_KEY) or {}
         return EvidenceSignals(block.get("cosine"), block.get("coverage"))
 
     return choose_evidence_thresholds([signals(q.question) for q in questions],

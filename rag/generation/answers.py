@@ -47,16 +47,16 @@ class Answer:
     # The extractive generator's cited sentences ("S1 [1] S2 [2]") when `answer` is the
     # short span read from them ("Cork [1]"); None otherwise (the answer is the sentences,
     # or an LLM's text).
-    evidence: str | None = None
+    supporting_text: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able form (with `indexing` only while documents are pending, `evidence`
+        """JSON-able form (with `indexing` only while documents are pending, `supporting_text`
         only with a short answer)."""
         data = {"answer": self.answer, "citations": [c.to_dict() for c in self.citations],
                 "abstained": self.abstained, "generator": self.generator,
                 "retrieval": self.retrieval}
-        if self.evidence is not None:
-            data["evidence"] = self.evidence
+        if self.supporting_text is not None:
+            data["supporting_text"] = self.supporting_text
         return data if self.indexing is None else data | {"indexing": self.indexing}
 
 

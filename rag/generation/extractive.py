@@ -13,10 +13,10 @@ of the question's content characters found in the sentence counts too.
 
 Short answers: when the reader (`rag.generation.reader`) finds a span of the wanted
 type that scores at least `min_reading`, `answer` is that span with the markers of the
-sentences it comes from ("Cork [1]", "yes [1] [2]"), and `evidence` holds the cited
+sentences it comes from ("Cork [1]", "yes [1] [2]"), and `supporting_text` holds the cited
 sentences as the sentence answer would have been ("... buried in Cork. [1] ..."). The
 supporting sentences come first among the citations. Otherwise `answer` is the sentences
-and `evidence` is None.
+and `supporting_text` is None.
 """
 
 from __future__ import annotations
@@ -223,4 +223,4 @@ class ExtractiveGenerator:
             return Answer(sentences, citations, False, self.name)
         markers = " ".join(f"[{n}]" for n in range(1, len(support) + 1))
         return Answer(f"{reading.text} {markers}".strip(), citations, False, self.name,
-                      evidence=sentences)
+                      supporting_text=sentences)

@@ -33,7 +33,7 @@ from typing import Any
 from rag.generation.answers import NO_ANSWER
 from rag.generation.extractive import content_chars
 
-EVIDENCE_KEY = "evidence"
+EVIDENCE_KEY = "evidence_check"  # the trace block (not the answer's supporting_text)
 # Words a question is made of beyond BM25's stopwords; no passage needs to hold them.
 QUESTION_WORDS = frozenset(
     "who whom whose what which when where why how do does did can could would should shall "
@@ -120,7 +120,7 @@ class EvidenceThresholds:
 class Abstention:
     """Why an answer abstains: which check said so and, in words, why."""
 
-    by: str  # "evidence" or "crag"
+    by: str  # "evidence_check" or "crag"
     reason: str
 
     def message(self) -> str:
@@ -198,16 +198,16 @@ def decide(signals: EvidenceSignals, thresholds: EvidenceThresholds) -> Abstenti
     if cos is None:
         if cov >= t.coverage:
             return None
-        return Abstention("evidence", f"{_held(signals)}, below {t.coverage:.0%}")
+        return Abstention(EVIDENCE_KEY, f"{_held(signals)}, below {t.coverage:.0%}")
     if cov is None:
         floor = t.score / (1 + t.weight)
         if cos >= floor:
             return None
-        return Abstention("evidence", f"the closest passage is {cos:.2f} similar to the "
+        return Abstention(EVIDENCE_KEY, f"the closest passage is {cos:.2f} similar to the "
                                       f"question, below {floor:.2f}")
     if cov + t.weight * cos >= t.score or (cov >= 0.999 and cos >= t.cosine):
         return None
-    return Abstention("evidence", f"{_held(signals)} and the closest passage is {cos:.2f} "
+    return Abstention(EVIDENCE_KEY, f"{_held(signals)} and the closest passage is {cos:.2f} "
                                   f"similar to it: {cov:.2f} + {t.weight:g} x {cos:.2f} = "
                                   f"{cov + t.weight * cos:.2f}, below {t.score:.2f}")
 
@@ -229,7 +229,7 @@ def vouches(signals: EvidenceSignals, thresholds: EvidenceThresholds) -> bool:
 
 def no_passages() -> Abstention:
     """The abstention when retrieval found nothing."""
-    return Abstention("evidence", "no passage was found")
+    return Abstention(EVIDENCE_KEY, "no passage was found")
 
 
 def abstention_of(trace: Mapping[str, Any]) -> Abstention | None:
@@ -242,5 +242,5 @@ def abstention_of(trace: Mapping[str, Any]) -> Abstention | None:
         return Abstention("crag", "CRAG graded every passage found Incorrect, before and "
                                   "after a keyword re-search")
     if block.get("abstain"):
-        return Abstention("evidence", str(block.get("reason") or "the evidence is too weak"))
+        return Abstention(EVIDENCE_KEY, str(block.get("reason") or "the evidence is too weak"))
     return None

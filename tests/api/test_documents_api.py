@@ -64,10 +64,10 @@ def test_json_upload_then_retrieve_and_ask(client, collection) -> None:
     answer = response.json()
     # A short answer ("Guido van Rossum [1]") keeps its sentences as evidence (issue 17).
     assert set(answer) == {"answer", "citations", "abstained", "generator", "retrieval",
-                           "evidence"}
+                           "supporting_text"}
     assert answer["abstained"] is False and answer["generator"] == "extractive"
     assert answer["answer"] == "Guido van Rossum [1]"
-    assert "Guido van Rossum" in answer["evidence"] and "[1]" in answer["evidence"]
+    assert "Guido van Rossum" in answer["supporting_text"] and "[1]" in answer["supporting_text"]
     for citation in answer["citations"]:
         assert set(citation) == {"chunk_id", "document_id", "title", "text", "start", "end",
                                  "score"}

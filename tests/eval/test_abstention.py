@@ -30,10 +30,10 @@ def test_out_of_corpus_questions_have_no_gold_title_in_the_corpus():
 
 def test_rates_count_both_errors_and_who_abstained():
     own = [{"abstained": False}] * 19 + [{"abstained": True, "by": "generator"}]
-    other = [{"abstained": True, "by": "evidence"}] * 9 + [{"abstained": False}]
+    other = [{"abstained": True, "by": "evidence_check"}] * 9 + [{"abstained": False}]
     r = rates(own, other)
     assert r["answered_own"] == 0.95 and r["abstained_other"] == 0.9
-    assert r["abstained_own_by"] == {"generator": 1} and r["abstained_other_by"] == {"evidence": 9}
+    assert r["abstained_own_by"] == {"generator": 1} and r["abstained_other_by"] == {"evidence_check": 9}
     assert rates([], [])["answered_own"] is None
 
 

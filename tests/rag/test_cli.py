@@ -81,9 +81,9 @@ def test_ask_json_prints_the_documented_object(cli, ingested) -> None:
     result = cli("ask", "Who was the first woman to win a Nobel Prize?", "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert set(data) == DOC_KEYS | {"evidence"}  # a short answer with its sentences
+    assert set(data) == DOC_KEYS | {"supporting_text"}  # a short answer with its sentences
     assert data["abstained"] is False and data["generator"] == "extractive"
-    assert data["answer"].startswith("Marie Curie") and "Nobel" in data["evidence"]
+    assert data["answer"].startswith("Marie Curie") and "Nobel" in data["supporting_text"]
     assert data["citations"] and data["citations"][0]["document_id"] == "curie"
     for citation in data["citations"]:
         assert set(citation) == CITATION_KEYS

@@ -89,7 +89,7 @@ def test_ask_with_session_and_document(cli, tmp_path):
     question = "Where is the emergency shutoff valve?"
     answer = cli("ask", question, "-c", "manuals", "--document", doc_id)
     assert answer["retrieval"]["mode"] == "memory" and "B12" in answer["answer"]
-    assert "room B12" in answer.get("evidence", answer["answer"])
+    assert "room B12" in answer.get("supporting_text", answer["answer"])
     text = cli("documents", "show", doc_id, "-c", "manuals")["text"]
     assert all(text[c["start"]:c["end"]] == c["text"] for c in answer["citations"])
 
@@ -103,7 +103,7 @@ def test_ask_with_session_and_document(cli, tmp_path):
     sid = cli("memory", "sessions", "create", "-c", "manuals")["id"]
     answer = cli("ask", question, "--session", sid)  # no -c: the session's collection
     assert answer["retrieval"]["mode"] == "session" and "B12" in answer["answer"]
-    assert "room B12" in answer.get("evidence", answer["answer"])
+    assert "room B12" in answer.get("supporting_text", answer["answer"])
     streamed = cli("ask", "And where is that door?", "--session", sid, "--stream", lines=True)
     assert streamed[-1]["event"] == "done" and streamed[-1]["retrieval"]["mode"] == "session"
     turns = cli("memory", "messages", sid)["messages"]

@@ -48,17 +48,17 @@ def test_answer_sentences_carry_exact_citations(generator) -> None:
     assert answer.answer == "1911 [1]"
     for n, citation in enumerate(answer.citations, start=1):
         assert DOCS[citation.document_id][citation.start:citation.end] == citation.text
-        assert f"{citation.text.strip()} [{n}]" in answer.evidence
+        assert f"{citation.text.strip()} [{n}]" in answer.supporting_text
     scores = [c.score for c in answer.citations]
     assert scores == sorted(scores, reverse=True)
-    assert answer.to_dict()["evidence"] == answer.evidence
+    assert answer.to_dict()["supporting_text"] == answer.supporting_text
 
 
 @pytest.mark.integration
 def test_without_short_answers_the_sentences_are_the_answer(embedder) -> None:
     sentences = ExtractiveGenerator(embedder, short_answers=False)
     answer = sentences.answer("When did Marie Curie win the Nobel Prize in Chemistry?", PASSAGES)
-    assert answer.evidence is None and "evidence" not in answer.to_dict()
+    assert answer.supporting_text is None and "supporting_text" not in answer.to_dict()
     for n, citation in enumerate(answer.citations, start=1):
         assert f"{citation.text.strip()} [{n}]" in answer.answer
 
@@ -66,7 +66,7 @@ def test_without_short_answers_the_sentences_are_the_answer(embedder) -> None:
 @pytest.mark.integration
 def test_no_confident_span_keeps_the_sentence_answer(generator) -> None:
     answer = generator.answer("Why did Marie Curie move to Paris?", PASSAGES)
-    assert answer.evidence is None and "Paris to study physics. [" in answer.answer
+    assert answer.supporting_text is None and "Paris to study physics. [" in answer.answer
 
 
 @pytest.mark.integration

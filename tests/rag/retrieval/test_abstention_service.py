@@ -69,7 +69,7 @@ def assert_abstains(answer) -> None:
     assert answer.abstained is True, answer.answer
     assert answer.citations == []
     assert answer.answer.startswith(NO_ANSWER) and "Why:" in answer.answer
-    block = answer.retrieval["evidence"]
+    block = answer.retrieval["evidence_check"]
     assert block["abstain"] is True and block["reason"] in answer.answer
     assert set(block["thresholds"]) == {"cosine", "coverage", "weight", "score", "strong_cosine"}
     assert block["coverage"] is not None and block["cosine"] is not None
@@ -88,7 +88,7 @@ def test_answerable_questions_are_answered(service) -> None:
         for retriever in ("hybrid", "crag"):
             answer = service.ask(kb, question, retriever=retriever)
             assert not answer.abstained, (retriever, question, answer.answer)
-            assert answer.retrieval["evidence"]["abstain"] is False
+            assert answer.retrieval["evidence_check"]["abstain"] is False
             found = {c.document_id for c in answer.citations} | {c.text for c in answer.citations}
             assert any(doc in f for f in found), (retriever, question, answer.answer)
 
@@ -115,7 +115,7 @@ def test_the_check_can_be_turned_off(built, tmp_path, embedder) -> None:
     svc = RagService(settings, embedder=embedder).open()
     try:
         answer = svc.ask(svc.collection("kb"), OFF_TOPIC[0])
-        assert "evidence" not in answer.retrieval
+        assert "evidence_check" not in answer.retrieval
     finally:
         svc.close()
 
@@ -126,7 +126,7 @@ def test_bm25_is_checked_lexically(service) -> None:
     kb = service.collection("kb")
     off = service.ask(kb, OFF_TOPIC[0], retriever="bm25")
     assert off.abstained is True and off.citations == []
-    assert off.retrieval["evidence"]["cosine"] is None
+    assert off.retrieval["evidence_check"]["cosine"] is None
     on = service.ask(kb, "When was the Eiffel Tower completed?", retriever="bm25")
     assert not on.abstained, on.answer
-    assert on.retrieval["evidence"]["cosine"] is None
+    assert on.retrieval["evidence_check"]["cosine"] is None

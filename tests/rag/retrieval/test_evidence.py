@@ -68,7 +68,7 @@ def test_decide_answers_on_good_evidence():
 def test_decide_abstains_with_the_reason():
     terms = (TermEvidence("world", 40, 1.0), TermEvidence("fifa", 0, 0.0), TermEvidence("cup", 1, 0.0))
     low = decide(EvidenceSignals(0.3, 0.2, terms), T)  # 0.2 + 0.9 = 1.1 < 1.8
-    assert isinstance(low, Abstention) and low.by == "evidence"
+    assert isinstance(low, Abstention) and low.by == "evidence_check"
     assert "20%" in low.reason and "'fifa', 'cup'" in low.reason
     assert "1.10, below 1.80" in low.reason
     assert decide(EvidenceSignals(0.15, 1.0), T) is not None  # every term, but far in meaning
@@ -83,8 +83,8 @@ def test_vouching_overrules_crag_only_with_every_term_found():
     assert not vouches(EvidenceSignals(0.25, 0.9), T)
     assert not vouches(EvidenceSignals(0.1, 1.0), T)
     crag = {"crag": {"abstain": True}}
-    assert abstention_of({**crag, "evidence": {"abstain": False, "vouches": True}}) is None
-    assert abstention_of({**crag, "evidence": {"abstain": False, "vouches": False}}).by == "crag"
+    assert abstention_of({**crag, "evidence_check": {"abstain": False, "vouches": True}}) is None
+    assert abstention_of({**crag, "evidence_check": {"abstain": False, "vouches": False}}).by == "crag"
 
 
 def test_thresholds_validate_and_merge_a_calibration():
@@ -107,10 +107,10 @@ def test_signals_trace_form():
 
 def test_abstention_of_reads_both_checks():
     assert abstention_of({"retriever": "hybrid"}) is None
-    assert abstention_of({"evidence": {"abstain": False}}) is None
-    ev = abstention_of({"evidence": {"abstain": True, "reason": "weak"}})
-    assert ev == Abstention("evidence", "weak")
-    crag = abstention_of({"crag": {"abstain": True}, "evidence": {"abstain": False}})
+    assert abstention_of({"evidence_check": {"abstain": False}}) is None
+    ev = abstention_of({"evidence_check": {"abstain": True, "reason": "weak"}})
+    assert ev == Abstention("evidence_check", "weak")
+    crag = abstention_of({"crag": {"abstain": True}, "evidence_check": {"abstain": False}})
     assert crag is not None and crag.by == "crag"
 
 

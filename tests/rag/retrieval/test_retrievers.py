@@ -85,7 +85,7 @@ def test_build_retriever() -> None:
     assert isinstance(hybrid, EvidenceChecked) and isinstance(hybrid.inner, HybridRetriever)
     assert hybrid.inner.rrf_k == 60
     assert {h.chunk_id for h in hybrid.search("q", 5)} == {1, 2}
-    assert "evidence" in hybrid.retrieve("q", 5).trace
+    assert "evidence_check" in hybrid.retrieve("q", 5).trace
     off = RetrievalSettings(evidence={"enabled": False})
     assert isinstance(build_retriever("hybrid", indexes, off), HybridRetriever)
     with pytest.raises(InvalidInputError, match="unknown retriever 'nope'"):

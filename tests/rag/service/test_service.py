@@ -133,13 +133,13 @@ def test_ask_answers_with_exact_citations(service, kb) -> None:
     assert answer.citations and answer.citations[0].document_id == "curie"
     # the short span read from the cited sentences (issue 17); the sentences are evidence
     assert answer.answer.startswith("Marie Curie")
-    assert "first woman to win a Nobel Prize" in answer.evidence
+    assert "first woman to win a Nobel Prize" in answer.supporting_text
     for n, citation in enumerate(answer.citations, start=1):
         text = service.store.get_document(kb, citation.document_id, with_text=True)["text"]
         assert text[citation.start:citation.end] == citation.text
-        assert f"[{n}]" in answer.evidence
+        assert f"[{n}]" in answer.supporting_text
     data = answer.to_dict()
-    assert set(data) == {"answer", "evidence", "citations", "abstained", "generator", "retrieval"}
+    assert set(data) == {"answer", "supporting_text", "citations", "abstained", "generator", "retrieval"}
     assert set(data["citations"][0]) == {"chunk_id", "document_id", "title", "text", "start",
                                          "end", "score"}
     assert data["retrieval"]["retriever"] == "hybrid"
