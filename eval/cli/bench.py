@@ -249,3 +249,7 @@ bench_app.command("scale")(scale)
 
 
 bench_app.command("startup")(startup_command)  # start-up wall time of the CLI (issue 19.7)
+
+from eval.cli.replicas import replicas  # noqa: E402  (issue 14: two replicas over PostgreSQL)
+
+bench_app.command("replicas")(replicas)
