@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 LOCK_NAME = "ragmem.lock"
 ADVISORY_CLASS = 0x7261676D  # "ragm": the first key of every ragmem advisory lock
+INDEXER_APP = "ragmem-indexer"  # application_name of the lease session, then the pid
 
 
 class DataDirLock:
@@ -206,6 +207,21 @@ def indexer_lease(store: Any) -> IndexerLease:
     def connect() -> Any:
         import psycopg  # the PostgreSQL driver, only for a PostgreSQL store
 
-        return psycopg.connect(url, autocommit=True, connect_timeout=10)
+        # named, so `pg_stat_activity` joined with `pg_locks` shows which process indexes
+        return psycopg.connect(url, autocommit=True, connect_timeout=10,
+                               application_name=f"{INDEXER_APP} {os.getpid()}")
 
     return AdvisoryLeases(connect)
+
+
+def indexer_pid(conn: Any, collection_id: int) -> int | None:
+    """The pid of the ragmem process that indexes a collection (its lease session's
+    `application_name`), None when no process holds it; `conn`: any PostgreSQL session."""
+    row = conn.execute(
+        "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+        " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2"
+        " AND l.classid::bigint = %s AND l.objid::bigint = %s",
+        (ADVISORY_CLASS, collection_id)).fetchone()
+    if row is None or not str(row[0]).startswith(INDEXER_APP):
+        return None
+    return int(str(row[0]).rsplit(" ", 1)[1])

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from rag.storage.lock import AdvisoryLeases, HeldLease, indexer_lease
+from rag.storage.lock import AdvisoryLeases, HeldLease, indexer_lease, indexer_pid
 
 pytestmark = pytest.mark.integration
 
@@ -81,6 +81,24 @@ def test_a_cut_session_is_noticed_and_the_lease_taken_again(pg_url) -> None:
     finally:
         a.close()
         b.close()
+
+
+def test_the_indexer_pid_is_read_from_the_server(pg_url) -> None:
+    import psycopg
+
+    class Pg:
+        url = pg_url
+
+    lease = indexer_lease(Pg())
+    try:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            assert indexer_pid(conn, 11) is None
+            assert lease.try_acquire(11)
+            assert indexer_pid(conn, 11) == os.getpid()
+            lease.release(11)
+            assert indexer_pid(conn, 11) is None
+    finally:
+        lease.close()
 
 
 @pytest.mark.unit
