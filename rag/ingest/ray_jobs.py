@@ -70,11 +70,13 @@ def embed_chunks(service: Any, chunk_ids: list[int], options: RayOptions,
     return done
 
 
-def index_job(service: Any, collection: CollectionRow, progress: Progress | None = None) -> int:
+def index_job(service: Any, collection: CollectionRow, progress: Progress | None = None,
+              ) -> int | dict[str, Any]:
     """Run an index job: through Ray when the engine and the job's size say so.
 
     Returns:
-        The number of chunks the sync added.
+        The number of chunks the sync added; for a job that went to Ray, a dict (the
+        job's result): `engine`, `embedded` (vectors from Ray) and `added`.
     """
     index = service.settings.index
     if index.engine != "ray":
@@ -84,7 +86,8 @@ def index_job(service: Any, collection: CollectionRow, progress: Progress | None
     if not uses_ray(index, len(pending)):
         return service.indexes.sync(collection, progress)
     try:
-        embed_chunks(service, pending, options_from(index), progress)
-        return service.indexes.sync(collection, None)  # the vectors are there: no re-embedding
+        embedded = embed_chunks(service, pending, options_from(index), progress)
+        added = service.indexes.sync(collection, None)  # the vectors are there: no re-embedding
+        return {"engine": "ray", "embedded": embedded, "added": added}
     finally:
         service.indexes.vectors.discard(pending)  # none is left unless something failed

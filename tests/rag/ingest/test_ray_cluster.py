@@ -205,3 +205,31 @@ def test_killed_ray_job_rerun_stores_every_passage_once(cli, cluster, corpus, lo
     assert sorted(texts) == sorted((c[1], c[2]) for c in expected["chunks"])  # each once
     assert len(set(got["documents"])) == len(got["documents"]) == len(expected["documents"])
     assert len(got["vectors"]) == total and got["status"] == {"indexed"}
+
+
+def test_server_jobs_over_the_threshold_embed_on_ray(cluster, tmp_path, embedder):
+    """RAGMEM_INDEX__ENGINE=ray: a large index job embeds on the cluster (the job's result
+    says so, its progress reaches its total), a small one stays local; same vectors."""
+    index = {"engine": "ray", "ray_address": cluster, "ray_threshold": 10,
+             "background_merges": False}
+    service = rag.service.core.RagService(Settings(data_dir=tmp_path, index=index),
+                                          embedder=embedder).open()
+    try:
+        kb = service.collection("kb", create=True)
+        big, _ = service.add_documents(kb, service.parse_records(corpus_records()))
+        service.run_job(big)
+        job = service.store.get_job(big)
+        ids = service.store.chunk_ids(kb)
+        assert job["status"] == "done" and job["done"] == job["total"] == len(ids) >= 10
+        assert job["result"] == {"engine": "ray", "embedded": len(ids), "added": len(ids)}
+        rows = service.store.get_chunks(ids)
+        local = embedder.encode([f"{rows[i].title}\n{rows[i].text}" if rows[i].title else rows[i].text
+                                 for i in ids])
+        np.testing.assert_allclose(service.indexes.get(kb).dense.vectors_for(ids), local, atol=1e-5)
+        small, _ = service.add_documents(kb, service.parse_records(
+            [{"id": "tiny", "title": "Tiny", "text": "A short note about lighthouses."}]))
+        service.run_job(small)
+        assert service.store.get_job(small)["result"] is None  # under the threshold: local
+        assert service.retrieve(kb, "lighthouses", retriever="bm25").passages[0].document_id == "tiny"
+    finally:
+        service.close()
