@@ -26,7 +26,7 @@ import typer
 from rag.cli.common import JsonOption, cli_errors, console, emit, staged_progress
 
 HEAVY = ("torch", "sentence_transformers", "transformers", "onnxruntime", "faiss", "spacy",
-         "fastapi")
+         "fastapi", "scipy", "bm25s")
 # The `ragmem` console script, plus an exit hook that prints the heavy modules on stderr.
 _LAUNCH = ("import atexit, sys\n"
            "atexit.register(lambda: sys.stderr.write('\\nRAGMEM_HEAVY=' + ','.join("
@@ -37,12 +37,14 @@ DOCUMENT = ("The lighthouse keeper lit the lamp every night at dusk.\n\n"
 
 
 def commands(data_dir: Path) -> dict[str, list[str]]:
-    """The four commands issue 19.7 names, by label."""
+    """The four commands issue 19.7 names, by label, and a first answer with the default
+    retriever and generator (the one that loads the embedding model)."""
     d = ["--data-dir", str(data_dir)]
     return {"--help": ["--help"],
             "collections list": ["collections", "list", *d],
             "documents list": ["documents", "list", *d],
-            "retrieve --retriever bm25": ["retrieve", "lighthouse", "--retriever", "bm25", *d]}
+            "retrieve --retriever bm25": ["retrieve", "lighthouse", "--retriever", "bm25", *d],
+            "ask (defaults)": ["ask", "Who lit the lamp?", *d]}
 
 
 def prepare_data_dir(data_dir: Path, embedder: Any = None) -> None:
@@ -143,8 +145,8 @@ def startup_command(
     out: Annotated[Path | None, typer.Option("--out", help="Write startup.json here.")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Start-up wall time of --help, collections list, documents list and a bm25 retrieve
-    (fresh process each; heavy modules each one imported)."""
+    """Start-up wall time of --help, collections list, documents list, a bm25 retrieve and
+    a first answer with the defaults (fresh process each; heavy modules each one imported)."""
     with cli_errors():
         if against is not None and not (against / "api" / "cli.py").is_file():
             raise FileNotFoundError(f"{against}: not a checkout of this project (no api/cli.py)")
