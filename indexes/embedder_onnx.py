@@ -142,6 +142,22 @@ def cached_model(model_path: Path, cache_dir: Path, *, int8: bool) -> Path:
     return quantized
 
 
+def fast_tokenizer(model_path: Path, max_length: int) -> Any:
+    """The model's tokenizer.json through `tokenizers` alone (the Rust tokenizer, without
+    importing transformers and torch: seconds of a cold query), truncating to
+    `max_length` tokens with the special tokens, unpadded: the ids
+    `AutoTokenizer(..., truncation=True, max_length=max_length)` gives."""
+    from tokenizers import Tokenizer
+
+    file = model_path / "tokenizer.json"
+    if not file.is_file():
+        raise FileNotFoundError(f"the onnx embedder backends need {file} (a fast tokenizer)")
+    tokenizer = Tokenizer.from_file(str(file))
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length=max_length)
+    return tokenizer
+
+
 class OnnxEncoder:
     """Tokenizer + ONNX Runtime session; encodes in length-sorted batches."""
 
@@ -152,11 +168,11 @@ class OnnxEncoder:
         except ImportError as exc:
             raise MissingDependencyError("the onnx embedder backends need onnxruntime: "
                                          "pip install onnxruntime onnx") from exc
-        from transformers import AutoTokenizer
-
+        self.model_path = model_path
         self.path = cached_model(model_path, cache_dir, int8=int8)
-        self.tokenizer = AutoTokenizer.from_pretrained(str(model_path), local_files_only=True)
         self.max_seq_length = max_seq_length or max_seq_length_of(model_path)
+        self._fast = fast_tokenizer(model_path, self.max_seq_length)
+        self._hf_tokenizer: Any = None
         self.batch_size = batch_size
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -169,10 +185,19 @@ class OnnxEncoder:
         self._inputs = {i.name for i in self.session.get_inputs()}
         self.dim = int(self.session.get_outputs()[0].shape[-1])
 
+    @property
+    def tokenizer(self) -> Any:
+        """The model's Hugging Face tokenizer (for token counting; loads transformers)."""
+        if self._hf_tokenizer is None:
+            from transformers import AutoTokenizer
+
+            self._hf_tokenizer = AutoTokenizer.from_pretrained(str(self.model_path),
+                                                               local_files_only=True)
+        return self._hf_tokenizer
+
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         # sentence-transformers strips each text before tokenizing; so do we.
-        ids = self.tokenizer([str(t).strip() for t in texts], truncation=True,
-                             max_length=self.max_seq_length)["input_ids"]
+        ids = [e.ids for e in self._fast.encode_batch([str(t).strip() for t in texts])]
         order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))  # length-sorted: less padding
         out = np.empty((len(ids), self.dim), dtype=np.float32)
         for start in range(0, len(order), self.batch_size):

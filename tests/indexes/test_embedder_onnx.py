@@ -102,3 +102,43 @@ def test_second_construction_reuses_the_cached_export(cache_dir, monkeypatch) ->
     again = Embedder(backend="onnx-int8", cache_dir=cache_dir).load()
     assert again.encode(["a cat"]).shape == (1, 384)
     assert sorted(p.relative_to(cache_dir) for p in cache_dir.rglob("*.onnx")) == files
+
+
+@pytest.mark.unit
+def test_fast_tokenizer_gives_the_transformers_ids() -> None:
+    """encode tokenizes with `tokenizers` alone; the ids are AutoTokenizer's, truncation
+    to the model's 256 tokens included."""
+    from transformers import AutoTokenizer
+
+    from indexes.embedder import resolve_model_path
+
+    path = resolve_model_path("all-MiniLM-L6-v2")
+    reference = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+    fast = embedder_onnx.fast_tokenizer(path, 256)
+    texts = [t.strip() for t in TEXTS]
+    expected = reference(texts, truncation=True, max_length=256)["input_ids"]
+    assert [e.ids for e in fast.encode_batch(texts)] == expected
+    assert max(len(row) for row in expected) == 256  # the long texts were truncated
+
+
+@pytest.mark.integration
+def test_a_cached_onnx_query_imports_neither_torch_nor_transformers(cache_dir) -> None:
+    """With the export cached, a query through the onnx backend starts without torch,
+    transformers or sentence-transformers (seconds of every cold CLI ask, issue 19.7)."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    Embedder(backend="onnx", cache_dir=cache_dir).load()  # export (or reuse) here
+    code = ("import json, sys\nfrom indexes.embedder import Embedder\n"
+            f"e = Embedder(backend='onnx', cache_dir={str(cache_dir)!r})\n"
+            "v = e.encode(['a cat sat on the mat'])\n"
+            "print(json.dumps({'shape': list(v.shape), 'heavy': sorted(m for m in "
+            "('torch', 'transformers', 'sentence_transformers') if m in sys.modules)}))\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2],
+                          capture_output=True, text=True, timeout=300,
+                          env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout.splitlines()[-1])
+    assert found == {"shape": [1, 384], "heavy": []}
