@@ -23,5 +23,6 @@ def embedder():
     return Embedder().load()
 
 
-# A throwaway PostgreSQL (issue 14): `pg_server` (session) and `pg_url` (a fresh database).
-from tests.pg_server import pg_server, pg_url  # noqa: E402, F401
+# A throwaway PostgreSQL (issue 14): `pg_server` (session), `pg_url` (a fresh database),
+# `store_location` (parametrized: a SQLite file, then a PostgreSQL database).
+from tests.pg_server import pg_server, pg_url, store_location  # noqa: E402, F401

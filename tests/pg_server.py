@@ -170,3 +170,12 @@ def pg_url(pg_server):
     url = pg_server.create_database()
     yield url
     pg_server.drop_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_location(request, tmp_path):
+    """A store location on each backend: the SQLite file in tmp_path, then a fresh
+    PostgreSQL database (the storage contract runs on both)."""
+    if request.param == "sqlite":
+        return tmp_path / "ragmem.sqlite3"
+    return request.getfixturevalue("pg_url")

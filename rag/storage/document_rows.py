@@ -4,7 +4,6 @@ document with its chunks (dedup by content hash, replace by id), delete its rows
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 import uuid
 from typing import Any
@@ -12,14 +11,14 @@ from typing import Any
 from rag.storage.rows import NewDocument
 
 
-def log_op(conn: sqlite3.Connection, collection_id: int, kind: str, chunk_ids: list[int]) -> int:
+def log_op(conn: Any, collection_id: int, kind: str, chunk_ids: list[int]) -> int:
     """Append an `add`/`delete` op of `chunk_ids`; returns its sequence number."""
     cursor = conn.execute("INSERT INTO ops(collection_id, kind, chunk_ids, created) VALUES (?,?,?,?)",
                           (collection_id, kind, json.dumps(chunk_ids), time.time()))
     return int(cursor.lastrowid)
 
 
-def delete_document_rows(conn: sqlite3.Connection, pk: int) -> list[int]:
+def delete_document_rows(conn: Any, pk: int) -> list[int]:
     """Delete a document and its chunks; returns the chunk ids."""
     chunk_ids = [r[0] for r in conn.execute("SELECT id FROM chunks WHERE document_pk=?", (pk,))]
     conn.execute("DELETE FROM chunks WHERE document_pk=?", (pk,))
@@ -27,7 +26,7 @@ def delete_document_rows(conn: sqlite3.Connection, pk: int) -> list[int]:
     return chunk_ids
 
 
-def insert_document(conn: sqlite3.Connection, collection_id: int, doc: NewDocument,
+def insert_document(conn: Any, collection_id: int, doc: NewDocument,
                      ) -> tuple[str, str, list[int], list[int]]:
     """Insert one document; returns (status, id, new chunk ids, replaced chunk ids)."""
     dup = conn.execute("SELECT id FROM documents WHERE collection_id=? AND content_hash=?",
@@ -45,15 +44,15 @@ def insert_document(conn: sqlite3.Connection, collection_id: int, doc: NewDocume
          json.dumps(doc.metadata, ensure_ascii=False), doc.text, time.time()))
     pk = cursor.lastrowid
     conn.executemany(
-        "INSERT INTO chunks(document_pk, collection_id, ordinal, text, start, end)"
+        'INSERT INTO chunks(document_pk, collection_id, ordinal, text, start, "end")'  # a PostgreSQL keyword
         " VALUES (?,?,?,?,?,?)",
         [(pk, collection_id, n, doc.text[s:e], s, e) for n, (s, e) in enumerate(doc.spans)])
-    first = conn.execute("SELECT MIN(id), MAX(id) FROM chunks WHERE document_pk=?", (pk,)).fetchone()
-    chunk_ids = list(range(first[0], first[1] + 1)) if first[0] is not None else []
+    # Read back, not MIN..MAX: PostgreSQL's identity values of concurrent writers interleave.
+    chunk_ids = [r[0] for r in conn.execute("SELECT id FROM chunks WHERE document_pk=? ORDER BY id", (pk,))]
     return ("updated" if old is not None else "created"), doc_id, chunk_ids, replaced
 
 
-def document_dict(row: sqlite3.Row) -> dict[str, Any]:
+def document_dict(row: Any) -> dict[str, Any]:
     """A document row as a record: metadata parsed, `indexed` as status indexed/pending."""
     record = dict(row)
     record["metadata"] = json.loads(record["metadata"] or "{}")

@@ -6,12 +6,12 @@ this module only reads and writes the rows.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from rag.errors import ConflictError
+from rag.storage.errors import INTEGRITY_ERRORS
 from rag.storage.store import Store
 
 _COLUMNS = "id, name, prefix, admin, created, revoked_at"
@@ -49,7 +49,7 @@ def insert_key(store: Store, name: str, *, prefix: str, secret_sha256: str, admi
             cursor = conn.execute(
                 "INSERT INTO api_keys(name, prefix, secret_sha256, admin, created)"
                 " VALUES (?,?,?,?,?)", (name, prefix, secret_sha256, int(admin), time.time()))
-    except sqlite3.IntegrityError as exc:
+    except INTEGRITY_ERRORS as exc:
         raise ConflictError(f"an active key is already called {name!r}") from exc
     return int(cursor.lastrowid)
 
@@ -61,7 +61,7 @@ def key_by_id(store: Store, key_id: int) -> ApiKey:
 
 def all_keys(store: Store) -> list[ApiKey]:
     """Every key, revoked ones too, oldest first."""
-    return _keys(store, "1", ())
+    return _keys(store, "1=1", ())
 
 
 def find_key(store: Store, *, key_id: int | None = None, active_name: str | None = None,

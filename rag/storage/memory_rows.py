@@ -1,6 +1,6 @@
 """The memory floor's rows (`memory.rows.BlockRows`, `memory.rows.SessionRows`) in the
-store's SQLite database: tables `memory_*` (migration 5), through the store's connections
-and its one policy (WAL, synchronous=FULL, one transaction per write, joined when a caller
+store's database (SQLite or PostgreSQL): tables `memory_*` (migration 5), through the
+store's connections and its one policy (one transaction per write, joined when a caller
 holds one)."""
 
 from __future__ import annotations
@@ -194,8 +194,8 @@ class StoreSessionRows:
         """Messages with `seq >= since`, in order (at most `limit`)."""
         rows = self.store.query(
             "SELECT session_id, seq, role, content, created_at FROM memory_messages"
-            " WHERE session_id = ? AND seq >= ? ORDER BY seq LIMIT ?",
-            (session_id, since, -1 if limit is None else limit))
+            " WHERE session_id = ? AND seq >= ? ORDER BY seq" + ("" if limit is None else " LIMIT ?"),
+            (session_id, since) + (() if limit is None else (limit,)))  # no LIMIT -1 in PostgreSQL
         return [Message(*r) for r in rows]
 
     def messages_by_seq(self, session_id: str, seqs: Sequence[int]) -> list[Message]:

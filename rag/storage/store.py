@@ -1,16 +1,16 @@
-"""SQLite store, the single source of truth: collections, documents, chunks, ops log, jobs.
+"""The store, the single source of truth: collections, documents, chunks, ops log, jobs.
 
-WAL mode; one connection per thread. Every write is one transaction, and a write is
-acknowledged only after it commits. Index files are derived from these tables and are
-rebuilt from them (rag/indexing/manager.py) by replaying the ops log.
+On SQLite (the embedded default: WAL, one connection per thread) or PostgreSQL (a
+connection pool, several replicas), chosen by `open_backend` (rag/storage/backend.py);
+the SQL is SQLite's, rewritten for PostgreSQL in one place (rag/storage/dialect.py).
+Every write is one transaction, and a write is acknowledged only after it commits.
+Index files are derived from these tables and are rebuilt from them
+(rag/indexing/manager.py) by replaying the ops log.
 """
 
 from __future__ import annotations
 
 import json
-import re
-import sqlite3
-import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -18,10 +18,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from rag.errors import ConflictError, NotFoundError, StorageError
+from rag.errors import ConflictError, NotFoundError
+from rag.storage.backend import Backend, open_backend
 from rag.storage.document_rows import delete_document_rows, document_dict, insert_document, log_op
+from rag.storage.errors import INTEGRITY_ERRORS
 from rag.storage.job_claims import job_filter
-from rag.storage.migrations import migrate
 from rag.storage.rows import (
     ChunkRow,
     CollectionRow,
@@ -32,67 +33,51 @@ from rag.storage.rows import (
 
 
 class Store:
-    """Typed access to the SQLite database at `path`."""
+    """Typed access to the database at `location`: a SQLite file path, sqlite:///path or
+    postgresql://... (`pool_size`: PostgreSQL connections at most)."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self._local = threading.local()
+    def __init__(self, location: Path | str, *, pool_size: int = 10) -> None:
+        self.backend: Backend = open_backend(location, pool_size=pool_size)
+        self.url = self.backend.url  # rag/storage/lock.py elects an indexer on PostgreSQL
+        self.path = self.backend.path  # the SQLite file (None on PostgreSQL)
+
+    @property
+    def shared(self) -> bool:
+        """True when several processes may use the database at once (PostgreSQL): no
+        data-dir flock then."""
+        return self.backend.shared
 
     def connect(self) -> Store:
         """Create the database if needed and apply migrations."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        migrate(self._conn())
+        self.backend.connect()
         return self
 
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            self._local.conn = conn
-        return conn
+    def _conn(self) -> Any:
+        """This thread's SQLite connection (tests and the SQLite-only tools)."""
+        return self.backend.conn()  # type: ignore[attr-defined]
 
     def close(self) -> None:
-        """Close this thread's connection."""
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        """Close this thread's connection (SQLite) or the pool (PostgreSQL)."""
+        self.backend.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (BEGIN IMMEDIATE ... COMMIT, rolled back on error).
+    def transaction(self) -> Iterator[Any]:
+        """One write transaction, rolled back on error; its connection's `execute` takes
+        SQLite's SQL on both backends.
 
         Inside another transaction of this thread it is a SAVEPOINT of that one: its
         writes commit or roll back with the outer transaction (a session and its owner).
 
         Raises:
-            StorageError: when the disk is full or cannot be written (nothing is committed).
+            StorageError: when the disk is full or the database cannot be written or
+                reached (nothing is committed).
         """
-        conn = self._conn()
-        if conn.in_transaction:
-            with _savepoint(conn):
-                yield conn
-            return
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-                conn.execute("COMMIT")
-            finally:
-                if conn.in_transaction:  # an error, a failed COMMIT included (SQLite may
-                    conn.execute("ROLLBACK")  # have rolled back already on a full disk)
-        except sqlite3.OperationalError as exc:
-            if not _STORAGE_FAILURE.search(str(exc)):
-                raise
-            raise StorageError(f"the data dir cannot be written ({exc}): is the disk full?") from exc
+        with self.backend.transaction() as conn:
+            yield conn
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        """Run a read query."""
-        return self._conn().execute(sql, params).fetchall()
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """Run a read query (rows with key and index access on both backends)."""
+        return self.backend.query(sql, params)
 
     # -- collections ----------------------------------------------------------
     def create_collection(self, name: str, *, embedder: str, dim: int,
@@ -109,7 +94,7 @@ class Store:
                     "INSERT INTO collections(name, embedder, dim, created, owner_key_id)"
                     " VALUES (?,?,?,?,?)", (name, embedder, dim, time.time(), owner_key_id),
                 )
-        except sqlite3.IntegrityError as exc:
+        except INTEGRITY_ERRORS as exc:
             raise ConflictError(f"collection {name!r} already exists") from exc
         return self.get_collection(name)
 
@@ -140,6 +125,7 @@ class Store:
         """Delete a collection with its documents, chunks, ops and jobs."""
         collection = self.get_collection(name)
         with self.transaction() as conn:
+            self.backend.lock_collection(conn, collection.id)
             for table in ("chunks", "documents", "ops", "jobs"):
                 conn.execute(f"DELETE FROM {table} WHERE collection_id=?", (collection.id,))
             conn.execute("DELETE FROM collections WHERE id=?", (collection.id,))
@@ -159,6 +145,7 @@ class Store:
         added: list[int] = []
         removed: list[int] = []
         with self.transaction() as conn:
+            self.backend.lock_collection(conn, collection.id)  # ids grow in commit order
             for doc in docs:
                 status, doc_id, chunk_ids, old_chunks = insert_document(conn, collection.id, doc)
                 results.append({"id": doc_id, "status": status})
@@ -223,6 +210,7 @@ class Store:
             NotFoundError: when the collection has no such document.
         """
         with self.transaction() as conn:
+            self.backend.lock_collection(conn, collection.id)
             row = conn.execute("SELECT pk FROM documents WHERE collection_id=? AND id=?",
                                (collection.id, doc_id)).fetchone()
             if row is None:
@@ -242,7 +230,7 @@ class Store:
             rows = self.query(
                 "SELECT k.id, d.id AS document_id, d.title, k.text, k.start, k.end, k.ordinal"
                 " FROM chunks k JOIN documents d ON d.pk=k.document_pk"
-                f" WHERE k.id IN ({','.join('?' * len(part))})",
+                f" WHERE k.id IN ({','.join('?' * len(part))}) ORDER BY k.id",
                 part,
             )
             found.update({r["id"]: ChunkRow(**dict(r)) for r in rows})
@@ -357,7 +345,8 @@ class Store:
         where, params = job_filter(job_id, kind, not_kind, collection_id, statuses)
         with self.transaction() as conn:
             ids = [r[0] for r in conn.execute(
-                f"SELECT id FROM jobs WHERE {where} ORDER BY created LIMIT ?",  # noqa: S608
+                f"SELECT id FROM jobs WHERE {where} ORDER BY created LIMIT ?"  # noqa: S608
+                f"{self.backend.skip_locked}",
                 (*params, limit))]
             conn.executemany("UPDATE jobs SET status='running', updated=? WHERE id=?",
                              [(time.time(), i) for i in ids])
@@ -370,19 +359,3 @@ class Store:
                           " WHERE j.status IN ('queued','running') ORDER BY j.created")
         return [dict(r) for r in rows]
 
-
-@contextmanager
-def _savepoint(conn: sqlite3.Connection) -> Iterator[None]:
-    """A nested transaction: released into the outer one, or rolled back to its start."""
-    name = f"sp_{uuid.uuid4().hex[:12]}"
-    conn.execute(f"SAVEPOINT {name}")
-    try:
-        yield
-    except BaseException:
-        conn.execute(f"ROLLBACK TO {name}")
-        conn.execute(f"RELEASE {name}")
-        raise
-    conn.execute(f"RELEASE {name}")
-
-
-_STORAGE_FAILURE = re.compile(r"disk is full|disk I/O error|unable to open database file", re.I)

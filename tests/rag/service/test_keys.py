@@ -22,8 +22,8 @@ pytestmark = pytest.mark.unit
 
 
 @pytest.fixture
-def store(tmp_path) -> Store:
-    opened = Store(tmp_path / "ragmem.sqlite3").connect()
+def store(store_location) -> Store:
+    opened = Store(store_location).connect()
     yield opened
     opened.close()
 
@@ -55,7 +55,8 @@ def test_decide_auth_rejects_an_unknown_mode() -> None:
         keys.decide_auth("sometimes", "0.0.0.0")
 
 
-def test_keys_are_hashed_at_rest(store, tmp_path) -> None:
+def test_keys_are_hashed_at_rest(tmp_path) -> None:
+    store = Store(tmp_path / "ragmem.sqlite3").connect()  # reads the file's bytes: SQLite
     record, secret = keys.create_key(store, "alice")
     assert secret.startswith("rgm_") and len(secret) >= 40
     assert record.prefix == secret[:12] and not record.admin

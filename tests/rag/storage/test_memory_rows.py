@@ -11,6 +11,7 @@ import pytest
 
 from memory.errors import MemoryFormatError, MemoryNotFoundError
 from memory.rows import BlockRow, BlockRows, RepRow, Session, SessionRows
+from rag.storage.errors import INTEGRITY_ERRORS
 from rag.storage.memory_rows import StoreBlockRows, StoreSessionRows
 from rag.storage.migrations import MIGRATIONS, migrate, schema_version
 from rag.storage.store import Store
@@ -48,8 +49,8 @@ CREATE TABLE IF NOT EXISTS memory_archival (
 
 
 @pytest.fixture
-def db(tmp_path) -> Store:
-    store = Store(tmp_path / "ragmem.sqlite3").connect()
+def db(store_location) -> Store:
+    store = Store(store_location).connect()
     yield store
     store.close()
 
@@ -59,7 +60,8 @@ def test_the_store_rows_are_memory_protocols(db) -> None:
     assert isinstance(StoreSessionRows(db), SessionRows)
 
 
-def test_migration_5_creates_the_memory_tables(db) -> None:
+def test_migration_5_creates_the_memory_tables(tmp_path) -> None:
+    db = Store(tmp_path / "ragmem.sqlite3").connect()
     tables = {r[0] for r in db.query("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"memory_memories", "memory_blocks", "memory_reps", "memory_sessions",
             "memory_session_meta", "memory_messages", "memory_core", "memory_archival"} <= tables
@@ -176,8 +178,12 @@ def test_a_nested_transaction_commits_and_rolls_back_with_the_outer_one(db) -> N
     assert rows.get_session("gone") is None  # the outer rollback took the inner write
     with db.transaction():
         rows.insert_session(Session("kept", "", 1.0))
-        with pytest.raises(sqlite3.IntegrityError):
+        with pytest.raises(INTEGRITY_ERRORS):
             rows.insert_session(Session("kept", "", 1.0))  # fails alone: its savepoint rolls back
         rows.set_core("kept", "k", "v", 2.0)
     assert rows.get_session("kept") is not None and rows.core("kept") == {"k": "v"}
-    assert not db._conn().in_transaction
+    if db.backend.name == "sqlite":
+        assert not db._conn().in_transaction
+    else:  # the transaction's connection went back to the pool, idle
+        assert getattr(db.backend._local, "conn", None) is None
+        assert db.query("SELECT pg_current_xact_id_if_assigned()")[0][0] is None

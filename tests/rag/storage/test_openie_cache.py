@@ -1,4 +1,4 @@
-"""The OpenIE cache in the store's SQLite database (created by the store's migrations)."""
+"""The OpenIE cache in the store's database, SQLite and PostgreSQL (created by the migrations)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from rag.storage.store import Store
 pytestmark = pytest.mark.unit
 
 
-def test_put_get_with_source_preference(tmp_path: Path) -> None:
-    cache = StoreOpenIECache(Store(tmp_path / "c.sqlite").connect())
+def test_put_get_with_source_preference(store_location) -> None:
+    cache = StoreOpenIECache(Store(store_location).connect())
     assert isinstance(cache, OpenIECache)
     spacy = OpenIEResult.build(["a"], [], source="spacy")
     imported = OpenIEResult.build(["b"], [["b", "r", "c"]], source="import")
@@ -25,12 +25,15 @@ def test_put_get_with_source_preference(tmp_path: Path) -> None:
     assert got == {"h1": imported, "h2": spacy}
     assert cache.get_many(["h1"], ["spacy"]) == {"h1": spacy}
     assert cache.count() == 3 and cache.count("import") == 1
-    with sqlite3.connect(tmp_path / "c.sqlite") as conn:
-        assert conn.execute(f"SELECT COUNT(*) FROM {TABLE}").fetchone()[0] == 3
+    assert cache.put_many([("h1", spacy)]) == 1  # replaces its row, as SQLite's OR REPLACE
+    assert cache.count() == 3 and cache.get_many(["h1"], ["spacy"]) == {"h1": spacy}
+    if isinstance(store_location, Path):
+        with sqlite3.connect(store_location) as conn:
+            assert conn.execute(f"SELECT COUNT(*) FROM {TABLE}").fetchone()[0] == 3
 
 
-def test_many_keys(tmp_path: Path) -> None:
-    cache = StoreOpenIECache(Store(tmp_path / "c.sqlite").connect())
+def test_many_keys(store_location) -> None:
+    cache = StoreOpenIECache(Store(store_location).connect())
     result = OpenIEResult.build(["a"], [], source="s")
     cache.put_many((f"h{i}", result) for i in range(1200))
     assert len(cache.get_many([f"h{i}" for i in range(1300)], ["s"])) == 1200

@@ -1,4 +1,5 @@
-"""The SQLite store: schema and migrations, collections, documents, ops log, jobs."""
+"""The store contract on both backends (SQLite and a real PostgreSQL: the `store` fixture is
+parametrized): collections, documents, ops log, jobs; SQLite's own schema and migrations."""
 
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ def doc(text: str, *, title: str = "T", external_id: str | None = None,
 
 
 @pytest.fixture
-def store(tmp_path) -> Store:
-    s = Store(tmp_path / "db" / "ragmem.sqlite3").connect()
+def store(store_location) -> Store:
+    s = Store(store_location).connect()
     yield s
     s.close()
 
@@ -35,7 +36,8 @@ def coll(store):
 
 
 # -- schema -------------------------------------------------------------------
-def test_migrations_create_the_schema(store) -> None:
+def test_migrations_create_the_schema(tmp_path) -> None:
+    store = Store(tmp_path / "db" / "ragmem.sqlite3").connect()
     conn = store._conn()
     assert schema_version(conn) == len(MIGRATIONS) >= 1
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
