@@ -65,6 +65,19 @@ def bridge_entities(
     return [(pid, score) for pid, (score, _) in ranked[:limit]]
 
 
+def frontier(new: Sequence[int], top: Sequence[int], mined: Collection[int],
+             n: int) -> list[int]:
+    """The next hop's evidence: the first `n` passages of `new` (what the last walk
+    brought into the top k, best first) not mined yet, topped up from `top`."""
+    out: list[int] = []
+    for cid in [*new, *top]:
+        if len(out) == n:
+            break
+        if cid not in mined and cid not in out:
+            out.append(cid)
+    return out
+
+
 def evidence_covers(question: Collection[int], evidence_phrases: Collection[int],
                     new: Collection[int]) -> bool:
     """Whether to stop hopping: the evidence holds every phrase the question was linked

@@ -86,9 +86,8 @@ class GraphSearch:
         ranked = [int(passage_ids[i]) for i in np.argsort(-scores, kind="stable")]
         window = self.settings.evidence_window
         if self.settings.comparison and window > 0:
-            required = self._comparison_passages(query, scores, trace)
-            ranked = hoplib.reserve_slots(ranked[:max(k, window) + len(required)], required,
-                                          window)
+            required = self._comparison_passages(query, qvec, scores, trace)
+            ranked = hoplib.reserve_slots(ranked, required, window)  # (a bridge may rank low)
         score_of = dict(zip(passage_ids.tolist(), scores.tolist(), strict=True))
         return [Hit(cid, float(score_of[cid]), self.name) for cid in ranked[:k]], trace
 
@@ -132,8 +131,13 @@ class GraphSearch:
         trace["hops"] = hops
         titles = self._title_phrases()
         known = set(seeding.phrases)
+        mined: set[int] = set()
+        frontier = top
         for hop in range(1, s.max_hops):
-            evidence = top[:s.hop_passages]
+            # IRCoT's next thought reads the newest evidence: the best passages the last
+            # walk brought in (the first walk: its top), not the ones already mined.
+            evidence = hoplib.frontier(frontier, top, mined, s.hop_passages)
+            mined.update(evidence)
             bridges = hoplib.bridge_entities(
                 evidence, lambda cid: g.passages[cid].phrases, known,
                 relevance=self._bridge_relevance(qvec), titled=titles, limit=s.hop_entities)
@@ -157,6 +161,7 @@ class GraphSearch:
             hops.append({"seeds": [{"phrase": g.phrase_text[p], "weight": round(w, 6),
                                     "from": origin[p]} for p, w in bridges],
                          "new": [c for c in new_top if c not in top]})
+            frontier = hops[-1]["new"]
             top = new_top
         return scores
 
@@ -183,9 +188,11 @@ class GraphSearch:
 
         return lambda pid, cid: max(per_passage(cid).get(pid, 0.0), floor)
 
-    def _comparison_passages(self, query: str, scores: np.ndarray,
+    def _comparison_passages(self, query: str, qvec: np.ndarray, scores: np.ndarray,
                              trace: dict[str, Any]) -> list[int]:
-        """The best-scored passage titled by each entity a comparison question names."""
+        """The best-scored passage titled by each entity a comparison question names,
+        then, per entity, the passage of its best bridge ("the director who died later,
+        A or B?": each film's director), so both chains are in the evidence window."""
         titles = self._title_phrases()
         lookup = self.graph.phrase_id
 
@@ -205,8 +212,26 @@ class GraphSearch:
             pid = title_of(part)
             if pid is not None:
                 required.append(max(titles[pid], key=lambda c: score_of.get(c, 0.0)))
-        trace["comparison"] = {"parts": parts, "passages": required}
-        return required
+        bridged = self._comparison_bridges(required, qvec, score_of) if self.settings.comparison_bridges else []
+        trace["comparison"] = {"parts": parts, "passages": required, "bridges": bridged}
+        return required + [cid for _, cid in bridged]
+
+    def _comparison_bridges(self, sources: list[int], qvec: np.ndarray,
+                            score_of: dict[int, float]) -> list[tuple[str, int]]:
+        """(bridge phrase, its best-scored passage) for each source passage: the phrase
+        of that passage most relevant to the question that titles another passage."""
+        g, titles = self.graph, self._title_phrases()
+        known = {p for cid in sources for p in g.passages[cid].titles}
+        relevance = self._bridge_relevance(qvec)
+        out = []
+        for cid in sources:
+            found = hoplib.bridge_entities([cid], lambda c: g.passages[c].phrases, known,
+                                           relevance=relevance, titled=titles, limit=1)
+            if found:
+                target = max(titles[found[0][0]], key=lambda c: score_of.get(c, 0.0))
+                if target not in sources:
+                    out.append((g.phrase_text[found[0][0]], target))
+        return out
 
     # -- seeds ----------------------------------------------------------------
     def _reset(self, seeding: Seeding) -> np.ndarray:

@@ -54,6 +54,7 @@ class KGSettings:
     # comparison questions ("..., X or Y?"): each named entity's best passage is kept in
     # the first `evidence_window` hits (the reader's window; 0 turns it off).
     comparison: bool = True
+    comparison_bridges: bool = True  # and each named entity's best bridge passage
     evidence_window: int = 5
 
     def __post_init__(self) -> None:

@@ -8,6 +8,7 @@ from indexes.kg.hops import (
     bridge_entities,
     comparison_parts,
     evidence_covers,
+    frontier,
     hop_weight,
     reserve_slots,
 )
@@ -118,3 +119,12 @@ def test_graph_settings_defaults_match_the_index() -> None:
         KGSettings(max_hops=0)
     with pytest.raises(ValueError):
         KGSettings(hop_decay=0.0)
+
+
+@pytest.mark.unit
+def test_frontier_mines_the_newest_unmined_passages() -> None:
+    # a third walk reads what the second brought in, not the first walk's top again
+    assert frontier([], [5, 6, 7], set(), 1) == [5]
+    assert frontier([8, 9], [5, 8, 6, 9], {5}, 1) == [8]
+    assert frontier([8], [5, 8, 6], {5, 8}, 2) == [6]  # topped up from the ranking
+    assert frontier([], [5], {5}, 1) == []

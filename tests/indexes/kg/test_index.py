@@ -286,3 +286,25 @@ def test_title_alias_links_a_disambiguated_title() -> None:
                  in aliased.graph.passages[c].titles}
     assert plain.search(query, 1)[0].chunk_id != 1
     assert aliased.search(query, 1)[0].chunk_id == 1
+
+
+COMPARE = [Chunk(1, "Red Sky | directed by | Ann Lee", "Red Sky"),
+           Chunk(2, "Blue Harbor | directed by | Alice Smith", "Blue Harbor"),
+           Chunk(3, "Ann Lee | born in | Lima", "Ann Lee"),
+           Chunk(4, "Alice Smith | born in | Oslo", "Alice Smith"),
+           Chunk(5, "Red Sky | won | Golden Bear. Blue Harbor | won | Golden Bear", "Golden Bear"),
+           Chunk(6, "Blue Harbor | shown in | Cannes. Red Sky | shown in | Cannes", "Cannes")]
+
+
+@pytest.mark.unit
+def test_comparison_keeps_each_options_bridge_passage() -> None:
+    # "the director who died later, A or B?" needs both films and both directors (issue 17)
+    query = "Which film has the director who died later, Red Sky or Blue Harbor?"
+    plain, _ = make(comparison_bridges=False, max_hops=1, evidence_window=4)
+    plain.add(COMPARE)
+    assert [h.chunk_id for h in plain.search(query, 4)] == [1, 2, 5, 6]
+    bridged, _ = make(max_hops=1, evidence_window=4)
+    bridged.add(COMPARE)
+    hits, trace = bridged.search_with_trace(query, 4)
+    assert [h.chunk_id for h in hits] == [1, 2, 3, 4]
+    assert trace["comparison"]["bridges"] == [("ann lee", 3), ("alice smith", 4)]
