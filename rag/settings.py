@@ -220,6 +220,15 @@ class AuthSettings(BaseModel):
                       "the server binds to a loopback address (127.0.0.1, ::1)")
 
 
+class StoreSettings(BaseModel):
+    """The database (rag/storage/backend.py): the SQLite file in the data dir, or PostgreSQL."""
+
+    url: str = Field("", description="empty: <data_dir>/ragmem.sqlite3; postgresql://user:pw@host/db "
+                     "(the postgres extra; several replicas may share it) or sqlite:///path")
+    pool_size: int = Field(10, ge=1, le=1000, description="PostgreSQL connections per process "
+                           "at most")
+
+
 class MemorySettings(BaseModel):
     """Long-context memory: InfLLM block shape, block cache, session and document budgets."""
 
@@ -256,6 +265,7 @@ class Settings(BaseSettings):
     limits: LimitSettings = LimitSettings()
     auth: AuthSettings = AuthSettings()
     memory: MemorySettings = MemorySettings()
+    store: StoreSettings = StoreSettings()
 
 
 def offline_environment() -> None:

@@ -1,7 +1,8 @@
 """`ragmem keys create|list|revoke`: API keys for the HTTP API (rag/service/keys.py).
 
-Keys live in the data dir's SQLite only (no model is loaded), so these commands also
-work while a server runs on the same dir, and take effect on its next request.
+Keys live in the store only (the data dir's SQLite, or PostgreSQL with store.url; no
+model is loaded), so these commands also work while a server runs on the same store, and
+take effect on its next request.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ keys_app = typer.Typer(help="Create, list and revoke API keys (sent as 'Authoriz
 @contextmanager
 def open_store(data_dir: DataDirOption) -> Iterator[Store]:
     """The data dir's database, migrated; closed afterwards."""
-    store = Store(load_settings(data_dir).data_dir / "ragmem.sqlite3").connect()
+    store = Store.for_settings(load_settings(data_dir)).connect()
     try:
         yield store
     finally:

@@ -49,7 +49,7 @@ class RagService:
 
     def __init__(self, settings: Settings, *, embedder: Embedder | None = None) -> None:
         self.settings = settings
-        self.store = Store(settings.data_dir / "ragmem.sqlite3")
+        self.store = Store.for_settings(settings)  # store.url: SQLite file or PostgreSQL
         self.embedder = embedder or Embedder(
             settings.index.embedder, device=settings.index.device,
             batch_size=settings.index.batch_size, torch_threads=settings.index.torch_threads,

@@ -88,3 +88,15 @@ def test_serve_says_whether_auth_is_on(ragmem, monkeypatch, args, line, required
 def test_serve_rejects_an_unknown_auth_mode(ragmem) -> None:
     result = ragmem("serve", "--auth", "maybe")
     assert result.exit_code == 2 and "--auth" in result.output
+
+
+def test_keys_cli_uses_the_postgresql_store_of_the_settings(ragmem, tmp_path, pg_url, monkeypatch) -> None:
+    monkeypatch.setenv("RAGMEM_STORE__URL", pg_url)
+    created = ragmem("keys", "create", "alice", "--json")
+    assert created.exit_code == 0, created.output
+    record = json.loads(created.stdout)
+    store = Store(pg_url).connect()
+    assert [k.name for k in keys.list_keys(store)] == ["alice"]
+    assert keys.verify_key(store, record["secret"]).key_id == record["id"]
+    store.close()
+    assert not list(tmp_path.glob("ragmem.sqlite3*"))  # nothing written to the data dir's SQLite
