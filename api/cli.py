@@ -18,7 +18,7 @@ import typer
 
 from eval.cli import bench_app, calibrate
 from eval.cli.synth import synth
-from rag.cli import documents, index, keys, kg, memory, models, query
+from rag.cli import documents, index, keys, kg, memory, models, query, store
 from rag.cli.common import DataDirOption, JsonOption, cli_errors, console, emit, load_settings
 
 
@@ -79,6 +79,7 @@ app.add_typer(memory.memory_app, name="memory")
 app.add_typer(kg.kg_app, name="kg")
 app.add_typer(index.index_app, name="index")
 app.add_typer(keys.keys_app, name="keys")
+app.add_typer(store.store_app, name="store")
 
 
 def main() -> None:

@@ -37,6 +37,8 @@ class Backend(Protocol):
 
     def lock_collection(self, conn: Any, collection_id: int) -> None: ...
 
+    def continue_identity(self, conn: Any, table: str, column: str) -> None: ...
+
 
 def is_postgres_url(url: str | Path | None) -> bool:
     """True for a postgresql:// or postgres:// URL."""

@@ -213,6 +213,11 @@ class PgBackend:
         """Serialize this collection's writers until the transaction ends."""
         conn.execute("SELECT pg_advisory_xact_lock(?, ?)", (WRITE_LOCK_CLASS, int(collection_id)))
 
+    def continue_identity(self, conn: PgConnection, table: str, column: str) -> None:
+        """After rows were inserted with their ids: the next generated id follows the largest."""
+        conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'),"
+                     f" COALESCE(MAX({column}), 0) + 1, false) FROM {table}")
+
 
 def _safe(url: str) -> str:
     """The URL without its password, for messages."""
