@@ -38,9 +38,14 @@ from rag.settings import Settings
 Progress = Callable[[str, int, int], None]
 
 
-def _latencies(fn: Callable[[str], Any], queries: Sequence[str]) -> list[float]:
+def _latencies(fn: Callable[[str], Any], queries: Sequence[str],
+               embedder: Embedder | None = None) -> list[float]:
+    """Milliseconds of `fn(query)` per query; `embedder` forgets its reused query vectors
+    before each one, so every timed query is encoded (rounds and retrievers repeat them)."""
     out = []
     for query in queries:
+        if embedder is not None:
+            embedder.forget_recent()
         started = time.perf_counter()
         fn(query)
         out.append((time.perf_counter() - started) * 1000)
@@ -185,7 +190,7 @@ def latency_by_size(embedder: Embedder, settings: Settings, passages: Sequence[t
         for name in retrievers:
             retriever = build_retriever(name, indexes, settings.retrieval)
             out[str(size)][name] = _summary(_latencies(lambda q, r=retriever: r.retrieve(q, 10),
-                                                       queries))
+                                                       queries, embedder))
     return out
 
 
@@ -255,7 +260,8 @@ def compare_backends(embedders: dict[str, Embedder], settings: Settings,
         for name, embedder in embedders.items():
             ingest[name].append(ingest_once(embedder, settings, passages,
                                             chunks if not chunks else None))
-            query_ms[name].extend(_latencies(lambda q, e=embedder: e.encode([q]), queries))
+            query_ms[name].extend(_latencies(lambda q, e=embedder: e.encode([q]), queries,
+                                             embedder))
             done += 1
             if progress:
                 progress("backends", done, steps)

@@ -261,6 +261,12 @@ class Embedder:
         """Number of word pieces in `text`, without special tokens."""
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
+    def forget_recent(self) -> None:
+        """Drop the reused query vectors, so the next single-text encode runs the model (a
+        benchmark that times query encodes repeats its queries)."""
+        with self._recent_lock:
+            self._recent.clear()
+
     def encode(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
         """Encode `texts` as an (n, dim) float32 array of unit vectors.
 

@@ -27,6 +27,9 @@ def test_startup_times_every_command_without_loading_the_model(tmp_path, embedde
         assert row["min_s"] > 0 and len(row["runs_s"]) == 1
         if label == "ask (defaults)":  # the default (hybrid) retriever embeds the question
             assert {"torch", "onnxruntime"} & set(row["heavy_modules"]), row
+        elif label == "ask, onnx backend":  # the cached export, no sentence-transformers
+            assert "onnxruntime" in row["heavy_modules"], row
+            assert not {"sentence_transformers", "transformers"} & set(row["heavy_modules"])
         else:  # the other four load no model, graph or sparse matrix
             assert row["heavy_modules"] == [], (label, row)
     assert "this_speedup" in result["trees"]["same"]["commands"]["--help"]

@@ -148,3 +148,6 @@ def test_a_repeated_query_is_encoded_once(embedder, monkeypatch):
     np.testing.assert_array_equal(embedder.encode([query]), first)
     embedder.encode([query, "another text"])  # batches are not cached
     assert len(calls) == 2
+    embedder.forget_recent()  # a benchmark timing query encodes runs the model each time
+    np.testing.assert_allclose(embedder.encode([query]), first, atol=1e-6)
+    assert calls[-1] == [query] and len(calls) == 3
