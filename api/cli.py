@@ -49,8 +49,9 @@ def serve(
     decision = decide_auth(settings.auth.mode, settings.host)  # create_app decides the same
     console.print(f"auth: {decision.describe()}")
     service = RagService(settings)
-    with cli_errors():  # a dir in use by another process: one clear line, exit code 2
-        service.lock.acquire()
+    if not service.replicated:  # replicas on PostgreSQL share the dir (rag/storage/lock.py)
+        with cli_errors():  # a dir in use by another process: one clear line, exit code 2
+            service.lock.acquire()
     if as_json:
         emit({"host": settings.host, "port": settings.port,
               "data_dir": str(settings.data_dir), "auth": decision.required}, True, print)
