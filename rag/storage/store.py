@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import ConflictError, NotFoundError
-from rag.storage.backend import Backend, open_backend
+from rag.storage.backend import Backend, open_backend, store_location
 from rag.storage.document_rows import delete_document_rows, document_dict, insert_document, log_op
 from rag.storage.errors import INTEGRITY_ERRORS
 from rag.storage.job_claims import job_filter
@@ -40,6 +40,12 @@ class Store:
         self.backend: Backend = open_backend(location, pool_size=pool_size)
         self.url = self.backend.url  # rag/storage/lock.py elects an indexer on PostgreSQL
         self.path = self.backend.path  # the SQLite file (None on PostgreSQL)
+
+    @classmethod
+    def for_settings(cls, settings: Any) -> Store:
+        """The store `settings.store` names (empty url: the SQLite file in the data dir)."""
+        return cls(store_location(settings.store.url, settings.data_dir),
+                   pool_size=settings.store.pool_size)
 
     @property
     def shared(self) -> bool:
