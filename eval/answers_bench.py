@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from eval.datasets import Question
-from eval.metrics import exact_match, f1_score
+from eval.metrics import exact_match, f1_score, percentile
 from rag.generation.question_types import analyze
 
 # HippoRAG (Gutiérrez et al. 2024, arXiv:2405.14831), QA with a GPT-3.5 reader over
@@ -36,7 +36,9 @@ def answer_breakdown(questions: Sequence[Question], rows: Sequence[dict[str, Any
 
     Args:
         questions: the questions, in the order of `rows`.
-        rows: one row per question with `prediction` (the answer text).
+        rows: one row per question with `prediction` (the answer text); with
+            `latency_ms` and `answer_ms` in every row, also `ask_ms_p50`/`ask_ms_p95`
+            (retrieval + answer) and `answer_ms_p50`.
 
     Raises:
         ValueError: the two differ in length, or a row has no prediction.
@@ -51,6 +53,12 @@ def answer_breakdown(questions: Sequence[Question], rows: Sequence[dict[str, Any
             (exact_match(row["prediction"], question.answers),
              f1_score(row["prediction"], question.answers)))
     out: dict[str, Any] = {}
+    # An ask's latency: the retrieval plus the answer read from its hits, per question.
+    if all("latency_ms" in r and "answer_ms" in r for r in rows) and rows:
+        asks = [float(r["latency_ms"]) + float(r["answer_ms"]) for r in rows]
+        out["ask_ms_p50"] = round(percentile(asks, 50), 3)
+        out["ask_ms_p95"] = round(percentile(asks, 95), 3)
+        out["answer_ms_p50"] = round(percentile([float(r["answer_ms"]) for r in rows], 50), 3)
     for kind, scores in sorted(kinds.items()):
         out[f"EM_{kind}"] = round(sum(s[0] for s in scores) / len(scores), 4)
         out[f"F1_{kind}"] = round(sum(s[1] for s in scores) / len(scores), 4)

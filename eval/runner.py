@@ -144,7 +144,9 @@ def run_retriever(service: RagService, collection: CollectionRow, name: str,
         if question.relevance is not None:
             row["relevance"] = dict(question.relevance)
         if answers:
+            started = time.perf_counter()
             row["prediction"] = answer_text(service, question.question, hits)
+            row["answer_ms"] = (time.perf_counter() - started) * 1000  # ask = retrieve + this
             row["answers"] = list(question.answers)
         rows.append(row)
         if progress:

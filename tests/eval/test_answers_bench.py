@@ -29,10 +29,21 @@ def test_breakdown_by_kind() -> None:
     assert got["F1_entity"] == pytest.approx((1 + 2 / 3) / 2, abs=1e-4)
     assert (got["EM_choice"], got["n_choice"]) == (0.0, 1)
     assert (got["EM_yesno"], got["F1_yesno"]) == (1.0, 1.0)
+    assert "ask_ms_p50" not in got  # no timings given
     with pytest.raises(ValueError, match="rows"):
         answer_breakdown(questions, rows[:2])
     with pytest.raises(ValueError, match="no prediction"):
         answer_breakdown(questions[:1], [{}])
+
+
+@pytest.mark.unit
+def test_ask_latency_is_retrieval_plus_answer() -> None:
+    questions = [q(str(n), "Who wrote it?", "Bo") for n in range(3)]
+    rows = [{"prediction": "Bo", "latency_ms": r, "answer_ms": a}
+            for r, a in ((10.0, 5.0), (20.0, 10.0), (100.0, 50.0))]
+    got = answer_breakdown(questions, rows)
+    assert got["ask_ms_p50"] == 30.0 and got["answer_ms_p50"] == 10.0
+    assert got["ask_ms_p95"] == pytest.approx(138.0)
 
 
 @pytest.mark.unit
@@ -51,3 +62,4 @@ def test_bench_answers_reports_kinds(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     metrics = json.loads(result.stdout)["results"]["bm25"]
     assert "EM" in metrics and sum(v for k, v in metrics.items() if k.startswith("n_")) == 3
+    assert metrics["ask_ms_p50"] >= metrics["latency_ms_p50"] > 0
