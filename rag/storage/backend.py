@@ -57,7 +57,11 @@ def open_backend(location: str | Path, *, pool_size: int = 10) -> Backend:
         InvalidInputError: for another URL scheme.
     """
     if is_postgres_url(location):
-        from rag.storage.pg_backend import PgBackend  # psycopg only when asked for
+        try:
+            from rag.storage.pg_backend import PgBackend  # psycopg only when asked for
+        except ImportError as exc:
+            raise InvalidInputError(f"a PostgreSQL store needs psycopg 3 and psycopg-pool ({exc}):"
+                                    " pip install -e '.[postgres]'") from exc
 
         return PgBackend(str(location), pool_size=pool_size)
     from rag.storage.sqlite_backend import SqliteBackend

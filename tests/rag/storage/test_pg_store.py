@@ -53,6 +53,16 @@ def test_store_locations(tmp_path) -> None:
         open_backend("mysql://db/x")
 
 
+@pytest.mark.unit
+def test_a_missing_driver_names_the_extra(monkeypatch) -> None:
+    import sys
+
+    monkeypatch.delitem(sys.modules, "rag.storage.pg_backend", raising=False)
+    monkeypatch.setitem(sys.modules, "psycopg_pool", None)  # import psycopg_pool fails
+    with pytest.raises(InvalidInputError, match=r"pip install -e '\.\[postgres\]'"):
+        open_backend("postgresql://u@127.0.0.1/x")
+
+
 def _columns_pg(url: str) -> dict[str, set[str]]:
     with psycopg.connect(url) as conn:
         rows = conn.execute("SELECT table_name, column_name FROM information_schema.columns"
