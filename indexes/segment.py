@@ -66,6 +66,7 @@ class Segment:
         self.deleted = 0
         self.live_length = int(lengths.sum(dtype=np.int64))
         self._bitmap: Any = None  # packed live mask for FAISS' IDSelectorBitmap
+        self._norms: tuple[tuple[float, float, float], np.ndarray] | None = None
         # Set by whoever persists it: its folder name, files and last written tombstones.
         self.name: str | None = None
         self.files: dict[str, list[Any]] = {}
@@ -86,8 +87,11 @@ class Segment:
         if len(self.ids) == 0 or len(chunk_ids) == 0:
             return np.zeros(0, dtype=np.int64)
         pos = np.searchsorted(self.ids, chunk_ids)
-        pos = pos[pos < len(self.ids)]
-        return pos[np.isin(self.ids[pos], chunk_ids)]
+        inside = pos < len(self.ids)
+        pos = pos[inside]
+        # equal to the id looked up (not merely to some id asked for): an absent id lands
+        # on a neighbour's row, which isin would count twice (deleted and live_length off)
+        return pos[self.ids[pos] == np.asarray(chunk_ids)[inside]]
 
     def delete(self, chunk_ids: np.ndarray) -> int:
         """Tombstone the rows of `chunk_ids`; returns how many were live."""
@@ -137,6 +141,19 @@ class Segment:
         return self.ids[rows[0][keep]], scores[0][keep]
 
     # -- bm25 -----------------------------------------------------------------
+    def bm25_norms(self, k1: float, b: float, avgdl: float) -> np.ndarray:
+        """Per row `k1 * (1 - b + b * length / avgdl)` (float32), cached for the last
+        (k1, b, avgdl): avgdl is index-wide, so it changes only when a write lands, and
+        this O(rows) pass then replaces a gather + three operations per posting per query."""
+        key = (k1, b, avgdl)
+        cached = self._norms
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        norms = (k1 * (1 - b) + (k1 * b / avgdl) * np.asarray(self.lengths, np.float64)
+                 ).astype(np.float32)
+        self._norms = (key, norms)  # one tuple: a reader sees the old pair or the new one
+        return norms
+
     def postings(self, term: str) -> tuple[np.ndarray, np.ndarray]:
         """Live rows holding `term` and its frequency in each."""
         j = self.terms.get(term)
@@ -148,6 +165,34 @@ class Segment:
             keep = self.live[rows]
             rows, tfs = rows[keep], tfs[keep]
         return rows, tfs
+
+    def postings_of(self, terms: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The live postings of all `terms` at once: (term position in `terms`, row, tf).
+
+        One gather per segment instead of one slice per (segment, term): with many
+        segments, numpy's per-call overhead, not the postings, was the query's cost.
+        """
+        cols = [(i, j) for i, j in enumerate(self.terms.get(t, -1) for t in terms) if j >= 0]
+        if not cols:
+            return _empty_postings()
+        which = np.fromiter((i for i, _ in cols), dtype=np.int64, count=len(cols))
+        col = np.fromiter((j for _, j in cols), dtype=np.int64, count=len(cols))
+        starts = np.asarray(self.indptr[col], dtype=np.int64)
+        lens = np.asarray(self.indptr[col + 1], dtype=np.int64) - starts
+        total = int(lens.sum())
+        if total == 0:
+            return _empty_postings()
+        # the concatenated ranges starts[i] .. starts[i] + lens[i]
+        index = np.arange(total, dtype=np.int64) + np.repeat(starts - (np.cumsum(lens) - lens), lens)
+        term, rows, tfs = np.repeat(which, lens), self.rows[index], self.tfs[index]
+        if self.deleted:
+            keep = self.live[rows]
+            term, rows, tfs = term[keep], rows[keep], tfs[keep]
+        return term, rows, tfs
+
+
+def _empty_postings() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32)
 
 
 def _csc(doc_rows: np.ndarray, term_cols: np.ndarray, tfs: np.ndarray, n_rows: int,

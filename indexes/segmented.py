@@ -125,43 +125,81 @@ class SegmentedDense:
                 "segments": len(segs), "hnsw_segments": sum(s.hnsw is not None for s in segs)}
 
 
-def bm25_scores(segments: Sequence[Segment], query_terms: Sequence[str], k1: float,
-                b: float) -> tuple[np.ndarray, np.ndarray]:
-    """Lucene BM25 of every live row matching a query term: (chunk ids, scores).
+def _accumulate(segments: Sequence[Segment], query_terms: Sequence[str], k1: float,
+                b: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """Lucene BM25 of every row of `segments`, laid end to end: (scores, row offsets of
+    each segment), or None when nothing can match. Rows no query term holds score 0.
 
     As bm25s' lucene method: idf = ln(1 + (N - df + 0.5) / (df + 0.5)) and the term part
     tf / (tf + k1 * (1 - b + b * dl / avgdl)) (no (k1 + 1) factor, which ranks the same).
-    A term repeated in the query counts once per occurrence, as in bm25s.
+    A term repeated in the query counts once per occurrence, as in bm25s. N, avgdl and df
+    are over the live rows of all segments, so this equals one index over them.
     """
     counts = Counter(query_terms)
     n_docs = sum(s.live_count for s in segments)
     if n_docs == 0 or not counts:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        return None
     avgdl = sum(s.live_length for s in segments) / n_docs
-    postings = [{t: s.postings(t) for t in counts} for s in segments]
-    df = {t: sum(len(p[t][0]) for p in postings) for t in counts}
-    idf = {t: float(np.log(1 + (n_docs - d + 0.5) / (d + 0.5))) for t, d in df.items() if d}
-    out_ids, out_scores = [], []
-    for segment, found in zip(segments, postings, strict=True):
-        rows_parts, score_parts = [], []
-        for term, (rows, tfs) in found.items():
-            if not len(rows):
-                continue
-            tf = tfs.astype(np.float64)
-            norm = k1 * (1 - b + b * segment.lengths[rows] / avgdl)
-            rows_parts.append(rows)
-            score_parts.append(counts[term] * idf[term] * tf / (tf + norm))
-        if not rows_parts:
-            continue
-        # summed per row in O(rows of the segment), no sort (every term part is > 0)
-        dense = np.bincount(np.concatenate(rows_parts), weights=np.concatenate(score_parts),
-                            minlength=len(segment))
-        hit = np.flatnonzero(dense)
-        out_ids.append(segment.ids[hit])
-        out_scores.append(dense[hit])
-    if not out_ids:
+    terms = list(counts)
+    found = [s.postings_of(terms) for s in segments]
+    df = sum((np.bincount(term, minlength=len(terms)) for term, _, _ in found),
+             np.zeros(len(terms), dtype=np.int64))
+    if not df.any():
+        return None
+    idf = np.log(1 + (n_docs - df + 0.5) / (df + 0.5))
+    # float32 like bm25s' eager scores; the sum per row is float64 (bincount)
+    weight = (np.fromiter((counts[t] for t in terms), np.float64, len(terms)) * idf
+              ).astype(np.float32)
+    offsets = np.cumsum([0, *(len(s) for s in segments)])
+    dense = np.zeros(int(offsets[-1]), dtype=np.float32)  # select on float32, as bm25s
+    for segment, offset, (term, rows, tfs) in zip(segments, offsets, found, strict=False):
+        if len(rows):
+            part = weight[term] * tfs / (tfs + segment.bm25_norms(k1, b, avgdl)[rows])
+            # summed per row (float64) in one pass over the postings, no sort (parts > 0)
+            dense[offset:offset + len(segment)] = np.bincount(rows, weights=part,
+                                                              minlength=len(segment))
+    return dense, offsets
+
+
+def _chunk_ids(segments: Sequence[Segment], offsets: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Chunk ids of positions `rows` (sorted) in the end-to-end row order of `segments`."""
+    cuts = np.searchsorted(rows, offsets)
+    parts = [s.ids[rows[a:z] - o] for s, o, a, z in zip(segments, offsets, cuts, cuts[1:],
+                                                       strict=False) if z > a]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def bm25_scores(segments: Sequence[Segment], query_terms: Sequence[str], k1: float,
+                b: float) -> tuple[np.ndarray, np.ndarray]:
+    """Lucene BM25 (`_accumulate`) of every live row matching a query term: (chunk ids,
+    scores)."""
+    summed = _accumulate(segments, query_terms, k1, b)
+    if summed is None:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-    return np.concatenate(out_ids), np.concatenate(out_scores).astype(np.float32)
+    dense, offsets = summed
+    hit = np.flatnonzero(dense)
+    return _chunk_ids(segments, offsets, hit), dense[hit].astype(np.float32)
+
+
+def bm25_top(segments: Sequence[Segment], query_terms: Sequence[str], k1: float, b: float,
+             k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The `k` best live rows by BM25 (score desc, then chunk id asc; score 0 left out).
+
+    Selects on the dense score array (argpartition) and keeps every row tied with the
+    k-th score, so ties break by chunk id exactly as a full sort would.
+    """
+    summed = _accumulate(segments, query_terms, k1, b)
+    if summed is None:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    dense, offsets = summed
+    if k < len(dense):
+        kth = dense[np.argpartition(-dense, k - 1)[k - 1]]
+        cand = np.flatnonzero(dense >= kth) if kth > 0 else np.flatnonzero(dense)
+    else:
+        cand = np.flatnonzero(dense)
+    ids, scores = _chunk_ids(segments, offsets, cand), dense[cand]
+    order = np.lexsort((ids, -scores))[:k]
+    return ids[order], scores[order].astype(np.float32)
 
 
 class SegmentedBM25:
@@ -191,9 +229,8 @@ class SegmentedBM25:
     def search(self, query: str, k: int) -> list[Hit]:
         """Top `k` chunks by BM25 score (chunks with score 0 are left out)."""
         validate_k(k)
-        ids, scores = self.scores(query)
-        keep = scores > 0
-        ids, scores = _top(ids[keep], scores[keep], k)
+        ids, scores = bm25_top(self.segments.segments, self.tokenizer(query),
+                               self.segments.k1, self.segments.b, k)
         return [Hit(int(i), float(s), self.name) for i, s in zip(ids, scores, strict=True)]
 
     def count(self) -> int:
