@@ -113,6 +113,15 @@ class PgServer:
         except psycopg.Error:
             pass  # the server may be going down; the whole cluster is deleted after
 
+    def restart(self) -> None:
+        """Restart the server in place (same port): every open connection breaks."""
+        # -l again: without it the new postmaster keeps our output pipes open (run() would hang)
+        r = subprocess.run(_as_pg_user([self.pg_ctl, "-D", str(self.data), "-m", "immediate", "-w",
+                                        "-l", str(self.root / "server.log"), "restart"]),
+                           capture_output=True, text=True, timeout=120)
+        if r.returncode != 0:
+            raise RuntimeError(f"pg_ctl restart failed: {r.stderr.strip()[-400:]}")
+
     def stop(self) -> None:
         if self.running:
             self.running = False

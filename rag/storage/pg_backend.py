@@ -136,7 +136,7 @@ class PgBackend:
             if self._pool is None:  # opened lazily and again after close()
                 self._pool = ConnectionPool(
                     self.url, min_size=1, max_size=self.pool_size, timeout=self.connect_timeout,
-                    open=False,
+                    open=False, check=ConnectionPool.check_connection,  # a restarted server
                     name="ragmem", kwargs={"autocommit": True, "row_factory": pg_row_factory,
                                            "application_name": "ragmem", "connect_timeout": 10})
                 try:

@@ -136,6 +136,16 @@ def test_a_constraint_is_a_conflict_and_rolls_back(pg_url) -> None:
     assert [c["name"] for c in store.list_collections()] == ["c"]  # the pool's connection is fine
 
 
+def test_the_pool_reconnects_after_a_server_restart(pg_url, pg_server) -> None:
+    store = Store(pg_url, pool_size=2).connect()
+    store.create_collection("before", embedder="e", dim=3)
+    pg_server.restart()  # immediate: like a crash, every pooled connection is dead now
+    assert [c["name"] for c in store.list_collections()] == ["before"]
+    store.create_collection("after", embedder="e", dim=3)
+    assert len(store.list_collections()) == 2
+    store.close()
+
+
 @pytest.mark.unit
 def test_an_unreachable_server_is_a_storage_error() -> None:
     with socket.socket() as s:
