@@ -193,8 +193,11 @@ def exact_top10(service: RagService, collection: CollectionRow, vectors: Synthet
 
 
 def warm_measures(service: RagService, collection: CollectionRow, vectors: SyntheticVectors,
-                  queries: Sequence[str], data_dir: Path, added: _Added) -> dict[str, Any]:
-    """Everything measured on the warm service after the bulk ingest."""
+                  queries: Sequence[str], data_dir: Path, added: _Added,
+                  ef_values: Sequence[int] = ()) -> dict[str, Any]:
+    """Everything measured on the warm service after the bulk ingest; with segmented
+    indexes also the index-level rows of `eval.scale_ann` (efSearch sweep, BM25 against
+    one monolithic bm25s index)."""
     out: dict[str, Any] = {}
     _timed_query(service, collection, "bm25", queries[0])  # the bm25 matrix of the bulk
     query_vectors = np.asarray(service.embedder.encode(list(queries)))
@@ -210,6 +213,13 @@ def warm_measures(service: RagService, collection: CollectionRow, vectors: Synth
     out["dense_recall_at_10"] = round(float(np.mean(
         [len({p.chunk_id for p in got} & want) / max(1, len(want))
          for got, want in zip(dense, exact, strict=True)])), 4)
+    live = service.indexes.get(collection)
+    if getattr(live, "segments", None) is not None:
+        from eval.scale_ann import bm25_side_by_side, ef_sweep
+
+        if ef_values:
+            out["ef_sweep"] = ef_sweep(live, np.asarray(query_vectors), exact, ef_values)
+        out["bm25_side_by_side"] = bm25_side_by_side(service, collection, live, queries)
     for name in RETRIEVERS:
         out[name] = _summary(_latencies(
             lambda q, r=name: service.retrieve(collection, q, retriever=r, top_k=10), queries))
@@ -271,7 +281,8 @@ def reopen_measures(settings: Settings, embedder: Embedder, queries: Sequence[st
 def measure_size(embedder: Embedder, settings: Settings, passages: Sequence[tuple[str, str]],
                  vectors: SyntheticVectors, queries: Sequence[str], n: int, *, batch: int,
                  progress: Progress | None = None,
-                 after: Callable[[Settings, int], dict[str, Any]] | None = None) -> dict[str, Any]:
+                 after: Callable[[Settings, int], dict[str, Any]] | None = None,
+                 ef_values: Sequence[int] = ()) -> dict[str, Any]:
     """Every measurement at one corpus size, in a fresh temporary data dir; `after`
     (e.g. the one-document-per-request HTTP run) gets the closed data dir last."""
     peak_reset = reset_peak()
@@ -288,7 +299,7 @@ def measure_size(embedder: Embedder, settings: Settings, passages: Sequence[tupl
                 if chunks != n:
                     raise RuntimeError(f"the corpus made {chunks} chunks, not {n}")
                 warm = warm_measures(service, collection, vectors, queries, Path(tmp),
-                                     _Added(service, collection, added_text, counts))
+                                     _Added(service, collection, added_text, counts), ef_values)
                 live = service.indexes.get(collection)
                 warm["stats"] = live.stats()
                 if callable(getattr(live, "segment_stats", None)):  # segmented indexes
@@ -313,7 +324,8 @@ def run_scale(embedder: Embedder, settings: Settings, passages: Sequence[tuple[s
               queries: Sequence[str], sizes: Sequence[int], *, batch: int = 10_000,
               base: int = 1000, progress: Progress | None = None,
               after: Callable[[Settings, int], dict[str, Any]] | None = None,
-              done: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+              done: Callable[[dict[str, Any]], None] | None = None,
+              ef_values: Sequence[int] = ()) -> dict[str, Any]:
     """`measure_size` for each size, one vector table for all; `done` gets the result so
     far after each size (a long run keeps what it measured)."""
     if not queries:
@@ -327,7 +339,8 @@ def run_scale(embedder: Embedder, settings: Settings, passages: Sequence[tuple[s
         "index_settings": settings.index.model_dump(mode="json"), "results": {}}
     for n in sizes:
         result["results"][str(n)] = measure_size(embedder, settings, passages, vectors, queries, n,
-                                                 batch=batch, progress=progress, after=after)
+                                                 batch=batch, progress=progress, after=after,
+                                                 ef_values=ef_values)
         result["sizes"].append(n)
         if done:
             done(result)

@@ -42,6 +42,9 @@ def scale(
         "--per-doc", min=0, help="After each size's measurements, upload this many documents "
                                  "one per request through `ragmem serve` on loopback and "
                                  "record ms per write (per_doc.png/csv with --out).")] = 0,
+    ef_search: Annotated[str, typer.Option(
+        "--ef-search", help="HNSW efSearch values to sweep (recall@10 and p50 of each, on the "
+                            "same warm index), e.g. 64,128,256; empty: none.")] = "",
     out: Annotated[Path | None, typer.Option("--out", help="Write scale.json, scale.md (and "
                                                            "per_doc.csv/png) here.")] = None,
     data_dir: DataDirOption = None,
@@ -78,7 +81,8 @@ def scale(
                     return upload_each(run.data_dir, COLLECTION, n, docs, questions[0], progress)
 
             command = f"ragmem bench scale --sizes {sizes} --batch {batch} --queries {queries}" \
-                      f" --base {base}" + (f" --per-doc {per_doc}" if per_doc else "")
+                      f" --base {base}" + (f" --per-doc {per_doc}" if per_doc else "") \
+                      + (f" --ef-search {ef_search}" if ef_search else "")
 
             def done(partial: dict[str, Any]) -> None:  # after each size: a long run keeps it
                 if out:
@@ -86,5 +90,6 @@ def scale(
                     partial["files"] = {k: str(v) for k, v in files.items()}
 
             result = run_scale(service.embedder, settings, passages, questions, size_list,
-                               batch=batch, base=base, progress=progress, after=after, done=done)
+                               batch=batch, base=base, progress=progress, after=after, done=done,
+                               ef_values=parse_ints(ef_search, "--ef-search") if ef_search else ())
         emit(result, as_json, lambda r: console.print(scale_table(r), markup=False))

@@ -23,7 +23,7 @@ from rag.settings import Settings
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "bench"
 # Rows that need segments (merge) or --per-doc; every other row must hold a number.
-OPTIONAL = ("full merge", "HTTP", "background merges")
+OPTIONAL = ("full merge", "HTTP", "background merges", "bm25 same top 10")
 # write_bytes counts what reaches a block device: 0 on a tmpfs /tmp.
 ZERO_OK = ("bytes sent to storage",)
 
@@ -37,7 +37,7 @@ def test_bench_scale_reports_every_row_with_positive_numbers(tmp_path, embedder)
     passages = one_chunk_passages([dataset], 1000)
     queries = [q.question for q in dataset.questions][:2]
     report = run_scale(embedder, Settings(data_dir=tmp_path / "data"), passages, queries, [300],
-                       batch=100, base=6)
+                       batch=100, base=6, ef_values=[16, 64])
     out = tmp_path / "out"
     write_scale_report(out, report, "ragmem bench scale --sizes 300")
     size = report["results"]["300"]
@@ -58,6 +58,12 @@ def test_bench_scale_reports_every_row_with_positive_numbers(tmp_path, embedder)
         assert all(isinstance(v, int | float) and v > floor for v in values), (label, value)
     # Exact flat search today: ANN recall is perfect (and must stay >= 0.95 after issue 13).
     assert size["dense_recall_at_10"] == 1.0
+    # Index-level rows: the efSearch sweep (flat segments at 300 rows: exact at any ef)
+    # and segmented BM25 against one bm25s index over the same chunks (same ranking).
+    assert [e["ef_search"] for e in size["ef_sweep"]] == [16, 64]
+    assert all(e["recall_at_10"] == 1.0 and e["p50_ms"] > 0 for e in size["ef_sweep"])
+    side = size["bm25_side_by_side"]
+    assert side["same_top10"] == 1.0 and side["segmented"]["p50_ms"] > 0 < side["p50_ratio"]
     assert size["add_one"]["wchar_median"] > 0 and size["during_add"]["queries"] >= 1
     # Whole-generation indexes have nothing to merge; segmented ones report the merge.
     assert "skipped" in size["merge"] or size["merge"]["ms"] > 0
