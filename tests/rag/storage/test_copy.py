@@ -110,3 +110,15 @@ def test_a_count_mismatch_fails_loudly_and_commits_nothing(tmp_path, pg_url) -> 
     with pytest.raises(StorageError, match="api_keys has 1 rows in the source but 2"):
         copy_store(src, dst, progress=writer_during_the_copy)
     assert dst.list_collections() == []
+
+
+def test_store_bench_measures_both_stores_side_by_side(tmp_path, pg_url) -> None:
+    result = CliRunner().invoke(app, ["store", "bench", "--url", str(tmp_path / "b.sqlite3"), "--url",
+                                      pg_url, "--docs", "20", "--batch", "5", "--lookups", "10",
+                                      "--rounds", "1", "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)["stores"]
+    assert [r["store"] for r in rows] == ["sqlite", "postgresql"]
+    assert all(r["add_p50_ms"] > 0 and r["get_chunks_p50_ms"] > 0 for r in rows)
+    assert rows[1]["add_ratio"] > 0 and "add_ratio" not in rows[0]
+    assert Store(pg_url).connect().list_collections() == []  # its scratch collections are gone
