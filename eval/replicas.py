@@ -20,6 +20,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -31,7 +32,7 @@ from eval.scale_http import free_port, ragmem_command
 from rag.errors import InvalidInputError, RagmemError
 
 Progress = Callable[[str, int, int], None]
-COLLECTION = "replicas"
+COLLECTION = "replicas"  # then a random suffix: each run starts on an empty collection
 WORDS = ("harbor lantern granite orchard meadow falcon copper river glacier thunder violet "
          "compass saddle pepper marble candle willow ember quartz beacon tundra").split()
 
@@ -55,14 +56,16 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 @contextmanager
-def replica(data_dir: Path, store_url: str, name: str, *, timeout: float = 240.0,
-            env: dict[str, str] | None = None) -> Iterator[str]:
-    """One `ragmem serve` replica; yields its base URL."""
+def replica(data_dir: Path, store_url: str, name: str, log_dir: Path, *,
+            timeout: float = 240.0, env: dict[str, str] | None = None) -> Iterator[str]:
+    """One `ragmem serve` replica, its output in `log_dir/replica-<name>.log`; yields its
+    base URL."""
     import httpx
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    log = open(data_dir.parent / f"replica-{name}.log", "wb")  # noqa: SIM115 - closed below
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log = open(log_dir / f"replica-{name}.log", "wb")  # noqa: SIM115 - closed below
     process = subprocess.Popen(  # noqa: S603 - our own entry point, fixed arguments
         [*ragmem_command(), "serve", "--host", "127.0.0.1", "--port", str(port), "--auth", "off",
          "--data-dir", str(data_dir)], stdout=log, stderr=subprocess.STDOUT,
@@ -99,25 +102,25 @@ def document(n: int) -> dict[str, str]:
     return {"id": f"d{n}", "title": f"Record {n}", "text": f"Record rep{n}tok. {body}."}
 
 
-def found_on(client: Any, n: int) -> bool:
-    response = client.post(f"/v1/collections/{COLLECTION}/retrieve",
+def found_on(client: Any, collection: str, n: int) -> bool:
+    response = client.post(f"/v1/collections/{collection}/retrieve",
                            json={"query": f"rep{n}tok", "retriever": "bm25", "top_k": 3})
     if response.status_code != 200:
         raise RagmemError(f"retrieve answered {response.status_code}: {response.text}")
     return any(p["document_id"] == f"d{n}" for p in response.json()["results"])
 
 
-def measure_lag(a: Any, b: Any, docs: int, *, poll_s: float = 0.02, timeout: float = 60.0,
+def measure_lag(a: Any, b: Any, collection: str, docs: int, *, poll_s: float = 0.02, timeout: float = 60.0,
                 progress: Progress | None = None) -> list[float]:
     """Upload `docs` documents one at a time to A; ms from each 202 to B finding it."""
     lags = []
     for n in range(docs):
-        response = a.post(f"/v1/collections/{COLLECTION}/documents",
+        response = a.post(f"/v1/collections/{collection}/documents",
                           json={"documents": [document(n)]})
         acked = time.perf_counter()
         if response.status_code != 202:
             raise RagmemError(f"upload answered {response.status_code}: {response.text}")
-        while not found_on(b, n):
+        while not found_on(b, collection, n):
             if time.perf_counter() - acked > timeout:
                 raise RagmemError(f"document d{n} not searchable on replica B after {timeout}s")
             time.sleep(poll_s)
@@ -127,7 +130,8 @@ def measure_lag(a: Any, b: Any, docs: int, *, poll_s: float = 0.02, timeout: flo
     return lags
 
 
-def asks_per_second(urls: Sequence[str], questions: Sequence[str], clients: int) -> float:
+def asks_per_second(urls: Sequence[str], collection: str, questions: Sequence[str],
+                    clients: int) -> float:
     """`questions` asked by `clients` threads, thread i on urls[i % len(urls)]."""
     import httpx
 
@@ -142,7 +146,7 @@ def asks_per_second(urls: Sequence[str], questions: Sequence[str], clients: int)
                     if not work:
                         return
                     question = work.pop()
-                response = client.post(f"/v1/collections/{COLLECTION}/ask",
+                response = client.post(f"/v1/collections/{collection}/ask",
                                        json={"question": question, "retriever": "hybrid"})
                 if response.status_code != 200:
                     errors.append(f"{response.status_code}: {response.text[:200]}")
@@ -159,32 +163,46 @@ def asks_per_second(urls: Sequence[str], questions: Sequence[str], clients: int)
 
 
 def run_replicas(store_url: str, *, docs: int = 30, asks: int = 40, clients: int = 4,
-                 rounds: int = 2, progress: Progress | None = None) -> dict[str, Any]:
-    """Start two replicas on a fresh index dir and measure lag and asks/s (see module)."""
-    import httpx
+                 rounds: int = 2, log_dir: Path | None = None,
+                 progress: Progress | None = None) -> dict[str, Any]:
+    """Start two replicas on a fresh index dir and measure lag and asks/s (see module);
+    the servers' logs go to `log_dir` (default: a temporary folder, named on failure)."""
 
     store_url = check_store_url(store_url)
+    log_dir = log_dir or Path(tempfile.mkdtemp(prefix="ragmem-replicas-logs-"))
     with tempfile.TemporaryDirectory(prefix="ragmem-replicas-") as tmp, ExitStack() as stack:
         data_dir = Path(tmp) / "data"
         data_dir.mkdir()
-        url_a = stack.enter_context(replica(data_dir, store_url, "a"))
-        url_b = stack.enter_context(replica(data_dir, store_url, "b"))
-        a = stack.enter_context(httpx.Client(base_url=url_a, timeout=120))
-        b = stack.enter_context(httpx.Client(base_url=url_b, timeout=120))
-        created = a.post("/v1/collections", json={"name": COLLECTION})
-        if created.status_code not in (200, 201, 409):
-            raise RagmemError(f"creating the collection answered {created.status_code}")
-        found_on(b, -1)  # B loads the collection (and its model) before the clock
-        lags = measure_lag(a, b, docs, progress=progress)
-        questions = [f"Which record mentions {WORDS[i % len(WORDS)]} and rep{i % docs}tok?"
-                     for i in range(asks)]
-        asks_per_second([url_a, url_b], questions[:clients * 2], clients)  # warm both
-        one, two = [], []
-        for r in range(rounds):
-            one.append(asks_per_second([url_a], questions, clients))
-            two.append(asks_per_second([url_a, url_b], questions, clients))
-            if progress:
-                progress("asks 1 vs 2 replicas", r + 1, rounds)
+        try:
+            return _measure(stack, data_dir, store_url, log_dir, docs, asks, clients, rounds,
+                            progress)
+        except RagmemError as exc:
+            raise RagmemError(f"{exc} (replica logs in {log_dir})") from exc
+
+
+def _measure(stack: ExitStack, data_dir: Path, store_url: str, log_dir: Path, docs: int,
+             asks: int, clients: int, rounds: int, progress: Progress | None) -> dict[str, Any]:
+    import httpx
+
+    url_a = stack.enter_context(replica(data_dir, store_url, "a", log_dir))
+    url_b = stack.enter_context(replica(data_dir, store_url, "b", log_dir))
+    a = stack.enter_context(httpx.Client(base_url=url_a, timeout=120))
+    b = stack.enter_context(httpx.Client(base_url=url_b, timeout=120))
+    collection = f"{COLLECTION}-{uuid.uuid4().hex[:8]}"
+    created = a.post("/v1/collections", json={"name": collection})
+    if created.status_code != 201:
+        raise RagmemError(f"creating the collection answered {created.status_code}")
+    found_on(b, collection, -1)  # B loads the collection (and its model) before the clock
+    lags = measure_lag(a, b, collection, docs, progress=progress)
+    questions = [f"Which record mentions {WORDS[i % len(WORDS)]} and rep{i % docs}tok?"
+                 for i in range(asks)]
+    asks_per_second([url_a, url_b], collection, questions[:clients * 2], clients)  # warm both
+    one, two = [], []
+    for r in range(rounds):
+        one.append(asks_per_second([url_a], collection, questions, clients))
+        two.append(asks_per_second([url_a, url_b], collection, questions, clients))
+        if progress:
+            progress("asks 1 vs 2 replicas", r + 1, rounds)
     one_s, two_s = float(np.median(one)), float(np.median(two))
     return {"docs": docs, "asks": asks, "clients": clients, "rounds": rounds,
             "lag_ms_p50": percentile(lags, 50), "lag_ms_p95": percentile(lags, 95),

@@ -41,6 +41,10 @@ class IndexSettings(BaseModel):
                                      "tombstoned share is rewritten")
     background_merges: bool = Field(True, description="merge on a background thread after "
                                     "syncs (off: only `ragmem index merge`)")
+    # Replicas (issue 14, rag/indexing/follow.py): a follower's look at the indexer's manifest.
+    follow_interval_s: float = Field(0.2, ge=0, description="replicas that do not index a "
+                                     "collection look for a new manifest (one stat) at most "
+                                     "this often, on their queries")
     # Ray (issue 15, rag/ingest/ray_engine.py): large index jobs embed on a Ray cluster.
     engine: str = Field("local", pattern="^(local|ray)$", description="ray: index jobs of "
                         "ray_threshold chunks or more embed in a Ray actor pool (extra: ray)")

@@ -36,7 +36,7 @@ def replicas(
         url = store_url or os.environ.get("RAGMEM_STORE__URL")
         with staged_progress() as progress:
             result = run_replicas(url, docs=docs, asks=asks, clients=clients, rounds=rounds,
-                                  progress=progress)
+                                  log_dir=out, progress=progress)
         result["command"] = (f"ragmem bench replicas --docs {docs} --asks {asks} "
                              f"--clients {clients} --rounds {rounds}")
         if out:

@@ -59,7 +59,7 @@ class RagService:
         self.replicated = not isinstance(lease, HeldLease)
         self.indexes = IndexManager(self.store, self.embedder, settings.data_dir / "collections",
                                     settings.index, settings.graph, openie=self._graph_openie,
-                                    lease=lease)
+                                    lease=lease, follow_interval=settings.index.follow_interval_s)
         self.generator = ExtractiveGenerator(self.embedder,
                                              max_sentences=settings.generation.max_sentences)
         self._answerers: dict[str, Any] = {self.generator.name: self.generator}
