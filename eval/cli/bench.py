@@ -253,3 +253,7 @@ bench_app.command("startup")(startup_command)  # start-up wall time of the CLI (
 from eval.cli.replicas import replicas  # noqa: E402  (issue 14: two replicas over PostgreSQL)
 
 bench_app.command("replicas")(replicas)
+
+from eval.cli.ingest import ingest_bench  # noqa: E402  (issue 15: local against Ray Data)
+
+bench_app.command("ingest")(ingest_bench)

@@ -42,7 +42,7 @@ def _free_port() -> int:
 
 
 def _ray(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
     return subprocess.run([str(BIN / "ray"), *args], capture_output=True, text=True, timeout=180,
                           env=env, check=False)
 
@@ -52,6 +52,10 @@ def cluster():
     """A head (1 CPU) and a second node (1 CPU) on 127.0.0.1; stopped whatever happens."""
     port = _free_port()
     address = f"127.0.0.1:{port}"
+    # A local ray.init() elsewhere leaves ~/.ray/auth_token, which turns token auth on for
+    # `ray start`; this loopback test cluster runs without it (drivers here and below too).
+    patch = pytest.MonkeyPatch()
+    patch.setenv("RAY_AUTH_MODE", "disabled")
     try:
         head = _ray("start", "--head", f"--port={port}", "--num-cpus=1",
                     "--node-ip-address=127.0.0.1", "--include-dashboard=false",
@@ -64,6 +68,15 @@ def cluster():
         if ray.is_initialized():
             ray.shutdown()
         _ray("stop", "--force")
+        patch.undo()
+
+
+@pytest.fixture(autouse=True)
+def fresh_driver(cluster):
+    """Each test joins the cluster as a new driver (the one before leaves with its actors)."""
+    yield
+    if ray.is_initialized():
+        ray.shutdown()
 
 
 @pytest.fixture(scope="module")
@@ -233,3 +246,16 @@ def test_server_jobs_over_the_threshold_embed_on_ray(cluster, tmp_path, embedder
         assert service.retrieve(kb, "lighthouses", retriever="bm25").passages[0].document_id == "tiny"
     finally:
         service.close()
+
+
+def test_bench_ingest_reports_both_engines_on_the_same_files(cli, cluster, tmp_path):
+    corpus = REPO / "tests" / "data" / "foundation" / "corpus.jsonl"
+    result = cli("bench", "ingest", str(corpus), "--engine", "local,ray", "--workers", "1",
+                 "--address", cluster, "--json", "--out", str(tmp_path), "--data-dir", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output[result.output.index("{"):])
+    assert [(r["engine"], r["workers"]) for r in report["runs"]] == [
+        ("local", 1), ("ray", 1), ("local", 1)]
+    assert {r["chunks"] for r in report["runs"]} == {len(corpus_records())}
+    assert report["ray"]["1"]["overhead"] == round(report["ray"]["1"]["seconds"] / report["local_s"] - 1, 3)
+    assert json.loads((tmp_path / "ingest.json").read_text())["runs"] == report["runs"]

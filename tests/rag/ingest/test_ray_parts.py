@@ -140,3 +140,11 @@ def test_without_ray_the_error_names_the_extra(monkeypatch, tmp_path):
                                       "--data-dir", str(tmp_path / "data")])
     assert result.exit_code == 2
     assert "pip install -e '.[ray]'" in result.output
+
+
+@pytest.mark.unit
+def test_overhead_is_the_extra_share_of_wall_time():
+    from eval.ingest_bench import overhead
+
+    assert overhead(11.5, 10.0) == 0.15
+    assert overhead(9.0, 10.0) == -0.1
