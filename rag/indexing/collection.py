@@ -166,6 +166,8 @@ class CollectionIndexes:
         Returns:
             The chunk ids added since the previous manifest, now saved.
         """
+        if self.dropped:  # set under `writer` by drop, whose folder removal may be under
+            return []      # way: writing now fails (No such file) or revives the folder
         with self.lock:
             segments = list(self.segments.segments)
             applied_seq = self.applied_seq
@@ -237,6 +239,8 @@ class CollectionIndexes:
         if self.dropped or not sources:
             return False
         merged = merge_segments(sources, self.ann, self.embedder.dim)
+        if self.dropped:  # dropped while merging: writing would recreate the folder
+            return False
         name = self._allocate()
         files = write_segment(merged, self.root / f"{name}.seg") if len(merged) else {}
         with self.writer:
