@@ -184,6 +184,7 @@ class StoreSessionRows:
     def append_message(self, session_id: str, role: str, content: str, created_at: float) -> Message:
         """Store a turn under the next `seq` (read and written in one transaction)."""
         with self.store.transaction() as conn:
+            self.store.backend.lock_name(conn, f"session:{session_id}")  # replicas: one next seq
             seq = conn.execute("SELECT COALESCE(MAX(seq), -1) + 1 FROM memory_messages"
                                " WHERE session_id = ?", (session_id,)).fetchone()[0]
             conn.execute("INSERT INTO memory_messages VALUES (?, ?, ?, ?, ?)",
@@ -240,6 +241,7 @@ class StoreSessionRows:
     def insert_archival(self, session_id: str, text: str, created_at: float) -> ArchivalRecord:
         """Store a passage under the next id (read and written in one transaction)."""
         with self.store.transaction() as conn:
+            self.store.backend.lock_name(conn, f"session:{session_id}")
             rec_id = conn.execute("SELECT COALESCE(MAX(id), -1) + 1 FROM memory_archival"
                                   " WHERE session_id = ?", (session_id,)).fetchone()[0]
             conn.execute("INSERT INTO memory_archival VALUES (?, ?, ?, ?)",

@@ -29,6 +29,7 @@ from rag.storage.pg_migrations import pg_migrate
 from rag.storage.sqlite_backend import savepoint
 
 WRITE_LOCK_CLASS = 0x72616777  # "ragw": one writer per collection at a time (xact locks)
+NAME_LOCK_CLASS = 0x7261676E  # "ragn": one writer per named thing (a session's sequence)
 
 
 class PgRow(tuple):
@@ -212,6 +213,11 @@ class PgBackend:
     def lock_collection(self, conn: PgConnection, collection_id: int) -> None:
         """Serialize this collection's writers until the transaction ends."""
         conn.execute("SELECT pg_advisory_xact_lock(?, ?)", (WRITE_LOCK_CLASS, int(collection_id)))
+
+    def lock_name(self, conn: PgConnection, name: str) -> None:
+        """Serialize the writers of one named thing (a session's next seq) until the
+        transaction ends; READ COMMITTED would let two read the same MAX + 1."""
+        conn.execute("SELECT pg_advisory_xact_lock(?, hashtext(?))", (NAME_LOCK_CLASS, name))
 
     def continue_identity(self, conn: PgConnection, table: str, column: str) -> None:
         """After rows were inserted with their ids: the next generated id follows the largest."""

@@ -90,6 +90,9 @@ class SqliteBackend:
     def lock_collection(self, conn: sqlite3.Connection, collection_id: int) -> None:
         """Nothing to do: BEGIN IMMEDIATE holds SQLite's one write lock already."""
 
+    def lock_name(self, conn: sqlite3.Connection, name: str) -> None:
+        """Nothing to do: BEGIN IMMEDIATE holds SQLite's one write lock already."""
+
     def continue_identity(self, conn: sqlite3.Connection, table: str, column: str) -> None:
         """Nothing to do: AUTOINCREMENT keeps the largest id ever inserted (sqlite_sequence)."""
 

@@ -112,6 +112,34 @@ def test_concurrent_writers_of_a_collection_commit_in_id_order(pg_url) -> None:
     store.close()
 
 
+def test_concurrent_appends_to_one_session_get_distinct_seqs(pg_url) -> None:
+    from memory.rows import Session
+    from rag.storage.memory_rows import StoreSessionRows
+
+    store = Store(pg_url, pool_size=8).connect()
+    rows = StoreSessionRows(store)
+    rows.insert_session(Session("s", "", 1.0))
+    errors: list[BaseException] = []
+
+    def append(n: int) -> None:
+        try:
+            for i in range(5):
+                rows.append_message("s", "user", f"{n}-{i}", 2.0)
+                rows.insert_archival("s", f"{n}-{i}", 2.0)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=append, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []  # without the lock: duplicate key (409) from two MAX(seq) + 1 reads
+    assert [m.seq for m in rows.messages("s")] == list(range(30))
+    assert [r.id for r in rows.archival("s")] == list(range(30))
+    store.close()
+
+
 def test_claims_skip_rows_another_transaction_holds(pg_url) -> None:
     store = Store(pg_url).connect()
     coll = store.create_collection("c", embedder="e", dim=3)
