@@ -34,7 +34,8 @@ class IndexSettings(BaseModel):
                                "more are searched through FAISS HNSW instead of exactly")
     hnsw_m: int = Field(32, ge=4, le=256, description="HNSW neighbours per node")
     hnsw_ef_construction: int = Field(200, ge=8, description="HNSW build-time beam")
-    hnsw_ef_search: int = Field(128, ge=8, description="HNSW search beam (recall vs latency)")
+    hnsw_ef_search: int = Field(256, ge=8, description="HNSW search beam (recall vs latency; "
+                                "bench scale at 100K: 128 -> recall@10 0.83, 256 -> 0.94)")
     merge_factor: int = Field(10, ge=2, description="segments per tier before they merge")
     merge_floor_rows: int = Field(1000, ge=1, description="segments below this size share tier 0")
     merge_max_deleted: float = Field(0.3, gt=0, le=1, description="a segment with a larger "
