@@ -51,6 +51,7 @@ class KGSettings:
     hop_entities: int = 3
     hop_decay: float = 0.5
     hop_min_relevance: float = 0.1
+    hop_requery: float = 2.0  # x the dense prior of the question + bridges (0: off)
     # comparison questions ("..., X or Y?"): each named entity's best passage is kept in
     # the first `evidence_window` hits (the reader's window; 0 turns it off).
     comparison: bool = True

@@ -308,3 +308,28 @@ def test_comparison_keeps_each_options_bridge_passage() -> None:
     hits, trace = bridged.search_with_trace(query, 4)
     assert [h.chunk_id for h in hits] == [1, 2, 3, 4]
     assert trace["comparison"]["bridges"] == [("ann lee", 3), ("alice smith", 4)]
+
+
+@pytest.mark.unit
+def test_a_hop_requeries_the_dense_index_with_its_bridges() -> None:
+    from indexes.dense import DenseIndex
+
+    query = "Where was the director of Blue Harbor born?"
+    runs = {}
+    for requery in (0.0, 2.0):
+        embedder = FakeEmbedder()
+        dense = DenseIndex(embedder)
+        dense.add(BRIDGE)
+        index = KnowledgeGraphIndex(embedder, dense=dense, openie=FakeOpenIE(),
+                                    settings=KGSettings(synonymy_threshold=0.95,
+                                                        hop_requery=requery))
+        index.add(BRIDGE)
+        embedder.encoded.clear()
+        hits, trace = index.search_with_trace(query, 4)
+        runs[requery] = ({h.chunk_id: h.score for h in hits}, trace, list(embedder.encoded))
+    (off, off_trace, off_texts), (on, on_trace, on_texts) = runs[0.0], runs[2.0]
+    requery = f"{query} alice smith"
+    assert "requery" not in off_trace["hops"][1] and requery not in off_texts
+    assert on_trace["hops"][1]["requery"] == requery
+    assert on_texts == [*off_texts, requery]  # one more encode, for the hop
+    assert on[2] > off[2]  # Alice Smith's passage gains from the requery's dense score
