@@ -15,8 +15,6 @@ imports the api floor. Measured:
 
 from __future__ import annotations
 
-import os
-import subprocess
 import tempfile
 import threading
 import time
@@ -28,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from eval.scale_http import free_port, ragmem_command
+from eval.scale_http import served
 from rag.errors import InvalidInputError, RagmemError
 
 Progress = Callable[[str, int, int], None]
@@ -58,41 +56,13 @@ def percentile(values: Sequence[float], q: float) -> float:
 @contextmanager
 def replica(data_dir: Path, store_url: str, name: str, log_dir: Path, *,
             timeout: float = 240.0, env: dict[str, str] | None = None) -> Iterator[str]:
-    """One `ragmem serve` replica, its output in `log_dir/replica-<name>.log`; yields its
-    base URL."""
-    import httpx
-
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
+    """One `ragmem serve` replica on `store_url`, its output in
+    `log_dir/replica-<name>.log`; yields its base URL."""
     log_dir.mkdir(parents=True, exist_ok=True)
-    log = open(log_dir / f"replica-{name}.log", "wb")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(  # noqa: S603 - our own entry point, fixed arguments
-        [*ragmem_command(), "serve", "--host", "127.0.0.1", "--port", str(port), "--auth", "off",
-         "--data-dir", str(data_dir)], stdout=log, stderr=subprocess.STDOUT,
-        env={**os.environ, "HF_HUB_OFFLINE": "1", "RAGMEM_STORE__URL": store_url, **(env or {})})
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                raise RagmemError(f"replica {name} exited with {process.returncode}; "
-                                  f"see {log.name}")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RagmemError(f"no /healthz from replica {name} within {timeout:.0f}s")
-            time.sleep(0.2)
+    with served(data_dir, timeout=timeout, log_path=log_dir / f"replica-{name}.log",
+                env={"RAGMEM_STORE__URL": store_url, **(env or {})},
+                name=f"replica {name}") as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 def document(n: int) -> dict[str, str]:

@@ -45,29 +45,33 @@ def ragmem_command() -> list[str]:
 
 
 @contextmanager
-def served(data_dir: Path, *, timeout: float = 180.0) -> Iterator[str]:
-    """`ragmem serve` over `data_dir` on a free loopback port; yields its base URL."""
+def served(data_dir: Path, *, timeout: float = 180.0, log_path: Path | None = None,
+           env: dict[str, str] | None = None, name: str = "ragmem serve") -> Iterator[str]:
+    """`ragmem serve` on a free loopback port over `data_dir` (auth off, `env` added to its
+    environment), its output in `log_path` (default: beside the data dir); yields its base
+    URL once /healthz answers, and stops it after (uvicorn's graceful shutdown first)."""
     import httpx
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    log = open(data_dir.parent / f"{data_dir.name}-serve.log", "wb")  # noqa: SIM115 - closed below
+    log_path = log_path or data_dir.parent / f"{data_dir.name}-serve.log"
+    log = open(log_path, "wb")  # noqa: SIM115 - closed below
     process = subprocess.Popen(  # noqa: S603 - our own entry point, fixed arguments
         [*ragmem_command(), "serve", "--host", "127.0.0.1", "--port", str(port), "--auth", "off",
          "--data-dir", str(data_dir)], stdout=log, stderr=subprocess.STDOUT,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"})
+        env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})})
     try:
         deadline = time.monotonic() + timeout
         while True:
             if process.poll() is not None:
-                raise RagmemError(f"ragmem serve exited with {process.returncode}; see {log.name}")
+                raise RagmemError(f"{name} exited with {process.returncode}; see {log.name}")
             try:
                 if httpx.get(f"{url}/healthz", timeout=5).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
-                raise RagmemError(f"no /healthz from {url} within {timeout:.0f}s")
+                raise RagmemError(f"no /healthz from {name} at {url} within {timeout:.0f}s")
             time.sleep(0.2)
         yield url
     finally:
