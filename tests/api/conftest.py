@@ -136,17 +136,16 @@ def auth_server(tmp_path_factory, embedder) -> Iterator[LiveServer]:
     live.stop()
 
 
-@pytest.fixture(scope="session")
-def key_client(auth_server) -> Iterator:
-    """`key_client(name, admin=False)`: a new API key and an httpx client that sends it."""
+def key_clients(server: LiveServer) -> Iterator:
+    """Yields `make(name, admin=False)`: a new API key on `server` and an httpx client that
+    sends it; closes the clients after (the body of every `key_client` fixture)."""
     from rag.service import keys
 
     made: list[httpx.Client] = []
 
     def make(name: str, *, admin: bool = False) -> httpx.Client:
-        record, secret = keys.create_key(auth_server.service.store, unique_name(name),
-                                         admin=admin)
-        http = httpx.Client(base_url=auth_server.url, timeout=60,
+        record, secret = keys.create_key(server.service.store, unique_name(name), admin=admin)
+        http = httpx.Client(base_url=server.url, timeout=60,
                             headers={"Authorization": f"Bearer {secret}"})
         http.key, http.secret = record, secret
         made.append(http)
@@ -155,3 +154,9 @@ def key_client(auth_server) -> Iterator:
     yield make
     for http in made:
         http.close()
+
+
+@pytest.fixture(scope="session")
+def key_client(auth_server) -> Iterator:
+    """`key_client(name, admin=False)`: a new API key and an httpx client that sends it."""
+    yield from key_clients(auth_server)
