@@ -18,7 +18,7 @@ import numpy as np
 
 from indexes.base import Index
 from indexes.embedder import Embedder
-from indexes.errors import EmbedderMismatchError, IndexFormatError
+from indexes.errors import IndexFormatError
 from indexes.kg import KnowledgeGraphIndex
 from indexes.merge_policy import MergePolicy, plan_merge
 from indexes.segment import AnnParams, Segment, merge_segments
@@ -104,11 +104,7 @@ class CollectionIndexes:
                 another collection's.
             EmbedderMismatchError: when it was written with another embedder.
         """
-        if manifest.get("collection_id") != self.collection.id:
-            raise IndexFormatError(f"{self.root}: belongs to another collection")
-        if manifest.get("embedder") != self.embedder.name or manifest.get("dim") != self.embedder.dim:
-            raise EmbedderMismatchError(f"{self.root}: written with {manifest.get('embedder')} "
-                                        f"(dim {manifest.get('dim')})")
+        mf.check_owner(self.root, manifest, self.collection.id, self.embedder)
         try:
             segments = []
             for entry in manifest["segments"]:

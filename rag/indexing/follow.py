@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from indexes.errors import EmbedderMismatchError, IndexFormatError
+from indexes.errors import IndexFormatError
 from indexes.segment import Segment
 from indexes.segment_files import check_sizes, open_segment
 from rag.indexing import manifest as mf
@@ -70,11 +70,7 @@ def apply_manifest(live: CollectionIndexes, manifest: dict[str, Any],
         EmbedderMismatchError: when it was written with another embedder.
     """
     root = live.root
-    if manifest.get("collection_id") != live.collection.id:
-        raise IndexFormatError(f"{root}: belongs to another collection")
-    if manifest.get("embedder") != live.embedder.name or manifest.get("dim") != live.embedder.dim:
-        raise EmbedderMismatchError(f"{root}: written with {manifest.get('embedder')} "
-                                    f"(dim {manifest.get('dim')})")
+    mf.check_owner(root, manifest, live.collection.id, live.embedder)
     try:
         entries = list(manifest["segments"])
         with live.lock:

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from indexes.errors import IndexFormatError
+from indexes.errors import EmbedderMismatchError, IndexFormatError
 from indexes.segment_files import (
     check_sizes,
     fsync_path,
@@ -69,6 +69,19 @@ def write_manifest(root: Path, body: dict[str, Any]) -> None:
         os.fsync(handle.fileno())
     os.replace(temp, root / MANIFEST)
     fsync_path(root)
+
+
+def check_owner(root: Path, manifest: dict[str, Any], collection_id: int, embedder: Any) -> None:
+    """Refuse a manifest written for another collection or with another embedder.
+
+    Raises:
+        IndexFormatError: another collection's. EmbedderMismatchError: another embedder's.
+    """
+    if manifest.get("collection_id") != collection_id:
+        raise IndexFormatError(f"{root}: belongs to another collection")
+    if manifest.get("embedder") != embedder.name or manifest.get("dim") != embedder.dim:
+        raise EmbedderMismatchError(f"{root}: written with {manifest.get('embedder')} "
+                                    f"(dim {manifest.get('dim')})")
 
 
 def segment_number(name: str) -> int:
