@@ -25,6 +25,15 @@ def doc(text: str) -> NewDocument:
 
 
 @pytest.mark.unit
+def run_threads(target, n: int) -> None:
+    """Run `target(0..n-1)` in n threads at once and wait for them all."""
+    threads = [threading.Thread(target=target, args=(k,)) for k in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 @pytest.mark.parametrize(("sql", "expected", "key"), [
     ("SELECT a FROM t WHERE b=? AND c='?%'", "SELECT a FROM t WHERE b=%s AND c='?%%'", None),
     ("INSERT OR IGNORE INTO memory_memories (name) VALUES (?)",
@@ -97,11 +106,7 @@ def test_concurrent_writers_of_a_collection_commit_in_id_order(pg_url) -> None:
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=add, args=(n,)) for n in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_threads(add, 6)
     assert errors == []
     ops = store.ops_after(coll, 0)
     assert len(ops) == 30
@@ -129,11 +134,7 @@ def test_concurrent_appends_to_one_session_get_distinct_seqs(pg_url) -> None:
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=append, args=(n,)) for n in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_threads(append, 6)
     assert errors == []  # without the lock: duplicate key (409) from two MAX(seq) + 1 reads
     assert [m.seq for m in rows.messages("s")] == list(range(30))
     assert [r.id for r in rows.archival("s")] == list(range(30))
