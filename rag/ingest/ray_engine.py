@@ -116,14 +116,9 @@ def documents_dataset(ray: Any, files: Sequence[Path], *, index: Any, chunking: 
                                "gpus": options.gpus_per_worker, "known": known})
 
 
-def known_hashes(store: Any, collection: CollectionRow, page: int = 5000) -> frozenset[str]:
-    """Content hashes the collection holds (through the Store interface, page by page)."""
-    found: set[str] = set()
-    offset = 0
-    while rows := store.list_documents(collection, limit=page, offset=offset):
-        found.update(r["content_hash"] for r in rows)
-        offset += len(rows)
-    return frozenset(found)
+def known_hashes(store: Any, collection: CollectionRow) -> frozenset[str]:
+    """Content hashes the collection holds (read from the hash index, no document rows)."""
+    return store.content_hashes(collection)
 
 
 def added_chunk_ids(store: Any, collection: CollectionRow, seq: int | None) -> list[int]:

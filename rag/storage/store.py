@@ -164,6 +164,13 @@ class Store:
                 seq = log_op(conn, collection.id, "add", added)
         return results, seq
 
+    def content_hashes(self, collection: CollectionRow) -> frozenset[str]:
+        """Every content hash the collection holds: one scan of the (collection_id,
+        content_hash) index, no document rows read (a bulk job's dedup before embedding)."""
+        rows = self.query("SELECT content_hash FROM documents WHERE collection_id=?",
+                          (collection.id,))
+        return frozenset(r[0] for r in rows)
+
     def list_documents(self, collection: CollectionRow, *, limit: int = 100, offset: int = 0,
                        ) -> list[dict[str, Any]]:
         """Documents of a collection (without their text), oldest first."""

@@ -167,6 +167,15 @@ def test_dedup_by_content_hash(store, coll) -> None:
     assert results[0]["id"] == results[1]["id"]
 
 
+def test_content_hashes_are_the_collections_documents(store, coll) -> None:
+    assert store.content_hashes(coll) == frozenset()
+    store.add_documents(coll, [doc("one"), doc("two"), doc("one")])
+    other = store.create_collection("other", embedder="e", dim=4)
+    store.add_documents(other, [doc("three")])
+    assert store.content_hashes(coll) == {doc("one").content_hash, doc("two").content_hash}
+    assert store.content_hashes(other) == {doc("three").content_hash}
+
+
 def test_dedup_is_per_collection(store, coll) -> None:
     other = store.create_collection("other", embedder="e", dim=3)
     store.add_documents(coll, [doc("shared text")])
